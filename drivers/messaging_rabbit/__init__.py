@@ -1,0 +1,1 @@
+"""RabbitMQ driver over kombu (``rabbit://``)."""

@@ -1,0 +1,175 @@
+"""Options of the RabbitMQ driver: oslo.messaging's ``[oslo_messaging_rabbit]`` table.
+
+Names and defaults are oslo.messaging 18.x's, so an existing configuration
+file keeps working; every option can also be given in the transport URL
+query (``rabbit://host/?heartbeat_timeout_threshold=10``), which wins over
+the configuration. :func:`load_settings` resolves both into a typed
+:class:`Settings`.
+
+A few options are accepted for compatibility but have no effect here (the
+send-connection pool: this driver shares one connection whose publishes are
+pipelined; the queue manager and stream fanout, which only change the names
+and types of a server's private queues); they log a warning when set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, fields
+from typing import Any
+
+from messaging.options import OPTION_GROUPS, Option, resolve_options
+from messaging.url import TransportURL
+
+__all__ = ["GROUP", "RABBIT_OPTIONS", "Settings", "load_settings"]
+
+LOG = logging.getLogger(__name__)
+
+GROUP = "oslo_messaging_rabbit"
+
+RABBIT_OPTIONS: tuple[Option, ...] = (
+    Option("amqp_durable_queues", bool, False,
+           "Use durable queues and exchanges for topics and notifications."),
+    Option("amqp_auto_delete", bool, False,
+           "Auto-delete the control exchange and topic queues when unused."),
+    Option("rpc_conn_pool_size", int, 30,
+           "Accepted for compatibility; publishes share one pipelined connection."),
+    Option("conn_pool_min_size", int, 2, "Accepted for compatibility; unused."),
+    Option("conn_pool_ttl", int, 1200, "Accepted for compatibility; unused."),
+    Option("ssl", bool, False, "Connect over TLS."),
+    Option("ssl_version", str, "",
+           "TLS protocol version (tlsv1, tlsv1_1, tlsv1_2, sslv23); empty: negotiate."),
+    Option("ssl_key_file", str, "", "Client private key file (PEM)."),
+    Option("ssl_cert_file", str, "", "Client certificate file (PEM)."),
+    Option("ssl_ca_file", str, "",
+           "CA bundle to verify the broker with; setting it requires a valid certificate."),
+    Option("ssl_enforce_fips_mode", bool, False, "Accepted for compatibility; unused."),
+    Option("kombu_reconnect_delay", float, 1.0,
+           "Seconds to wait before reconnecting after a lost connection."),
+    Option("kombu_reconnect_splay", float, 0.0, "Accepted for compatibility; unused."),
+    Option("kombu_compression", str, None,
+           "Compress published bodies (gzip, bz2...); compressed bodies are always read."),
+    Option("kombu_missing_consumer_retry_timeout", float, 60.0,
+           "How long a server retries a reply whose reply queue is missing.",
+           deprecated_names=("kombu_reconnect_timeout",)),
+    Option("kombu_failover_strategy", str, "round-robin",
+           "How to pick the next host of the URL after a failure.",
+           choices=("round-robin", "shuffle")),
+    Option("rabbit_login_method", str, "AMQPLAIN", "SASL mechanism.",
+           choices=("PLAIN", "AMQPLAIN", "EXTERNAL", "RABBIT-CR-DEMO")),
+    Option("rabbit_retry_interval", float, 1.0,
+           "Seconds to wait before the first reconnect of a full pass over the hosts."),
+    Option("rabbit_retry_backoff", float, 2.0,
+           "Seconds added to the reconnect wait after each failed pass."),
+    Option("rabbit_interval_max", float, 30.0, "Longest wait between reconnect passes."),
+    Option("rabbit_ha_queues", bool, False,
+           "Declare queues with x-ha-policy: all (obsolete since RabbitMQ 3.0)."),
+    Option("rabbit_quorum_queue", bool, False,
+           "Declare topic and notification queues as quorum queues."),
+    Option("rabbit_transient_quorum_queue", bool, False,
+           "Declare reply and fanout queues as quorum queues."),
+    Option("rabbit_quorum_delivery_limit", int, 0, "x-delivery-limit of quorum queues."),
+    Option("rabbit_quorum_max_memory_length", int, 0,
+           "x-max-in-memory-length of quorum queues."),
+    Option("rabbit_quorum_max_memory_bytes", int, 0,
+           "x-max-in-memory-bytes of quorum queues."),
+    Option("rabbit_transient_queues_ttl", int, 1800,
+           "Seconds an unused reply or fanout queue lives (x-expires)."),
+    Option("rabbit_qos_prefetch_count", int, 0,
+           "Unacknowledged messages a listener may hold (0: unlimited)."),
+    Option("heartbeat_timeout_threshold", int, 60,
+           "AMQP heartbeat timeout in seconds (0 disables heartbeats)."),
+    Option("heartbeat_rate", int, 3, "Heartbeat checks per timeout period."),
+    Option("direct_mandatory_flag", bool, True,
+           "Accepted for compatibility; replies are always mandatory."),
+    Option("enable_cancel_on_failover", bool, False,
+           "Consume with x-cancel-on-ha-failover: true."),
+    Option("use_queue_manager", bool, False,
+           "Accepted for compatibility; reply and fanout queues keep random names."),
+    Option("hostname", str, socket.gethostname(), "Accepted for compatibility; unused."),
+    Option("processname", str, os.path.basename(sys.argv[0]) if sys.argv else "python",
+           "Accepted for compatibility; unused."),
+    Option("rabbit_stream_fanout", bool, False,
+           "Accepted for compatibility; servers consume fanout with classic queues."),
+    Option("publisher_confirms", bool, True,
+           "Wait for the broker to confirm casts and notifications (this library's own)."),
+    Option("connect_timeout", float, 5.0,
+           "Seconds one TCP/AMQP connection attempt may take (this library's own)."),
+)
+
+OPTION_GROUPS[GROUP] = RABBIT_OPTIONS
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved options, typed; one per driver."""
+
+    amqp_durable_queues: bool
+    amqp_auto_delete: bool
+    rpc_conn_pool_size: int
+    conn_pool_min_size: int
+    conn_pool_ttl: int
+    ssl: bool
+    ssl_version: str
+    ssl_key_file: str
+    ssl_cert_file: str
+    ssl_ca_file: str
+    ssl_enforce_fips_mode: bool
+    kombu_reconnect_delay: float
+    kombu_reconnect_splay: float
+    kombu_compression: str | None
+    kombu_missing_consumer_retry_timeout: float
+    kombu_failover_strategy: str
+    rabbit_login_method: str
+    rabbit_retry_interval: float
+    rabbit_retry_backoff: float
+    rabbit_interval_max: float
+    rabbit_ha_queues: bool
+    rabbit_quorum_queue: bool
+    rabbit_transient_quorum_queue: bool
+    rabbit_quorum_delivery_limit: int
+    rabbit_quorum_max_memory_length: int
+    rabbit_quorum_max_memory_bytes: int
+    rabbit_transient_queues_ttl: int
+    rabbit_qos_prefetch_count: int
+    heartbeat_timeout_threshold: int
+    heartbeat_rate: int
+    direct_mandatory_flag: bool
+    enable_cancel_on_failover: bool
+    use_queue_manager: bool
+    hostname: str
+    processname: str
+    rabbit_stream_fanout: bool
+    publisher_confirms: bool
+    connect_timeout: float
+
+    @property
+    def durable(self) -> bool:
+        """Durability of the control exchange and topic queues (quorum forces it, as oslo)."""
+        return self.amqp_durable_queues or self.rabbit_quorum_queue
+
+
+def load_settings(conf: Any, url: TransportURL) -> Settings:
+    """Resolve the options from ``conf`` and the URL query (the query wins).
+
+    An unknown query key or a bad value raises ``InvalidTransportURL``
+    naming it; so does a combination RabbitMQ would refuse.
+    """
+    from messaging.exceptions import InvalidTransportURL
+
+    shown = url.render(mask=True)
+    values = resolve_options(conf, GROUP, RABBIT_OPTIONS, query=url.query, url=shown)
+    settings = Settings(**{f.name: values[f.name] for f in fields(Settings)})
+    if settings.rabbit_ha_queues and settings.rabbit_quorum_queue:
+        raise InvalidTransportURL(shown, "rabbit_quorum_queue and rabbit_ha_queues are "
+                                             "both enabled; a queue is quorum or mirrored")
+    if settings.heartbeat_rate <= 0:
+        raise InvalidTransportURL(shown, "heartbeat_rate must be positive")
+    for name in ("use_queue_manager", "rabbit_stream_fanout"):
+        if getattr(settings, name):
+            LOG.warning("Option %s is not supported by this driver and is ignored "
+                        "(the bytes on the bus stay compatible)", name)
+    return settings

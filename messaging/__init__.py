@@ -1,0 +1,78 @@
+"""messaging: RPC and notifications over any message bus.
+
+The transport URL picks the bus (``rabbit://``, ``pika://``, ``amqp://``,
+``zmq://``, ``fake://``); application code stays the same. The API follows
+oslo.messaging's, so ``import messaging`` can replace
+``import oslo_messaging as messaging``.
+"""
+
+from __future__ import annotations
+
+from .exceptions import (
+                         ClientSendError,
+                         DriverLoadFailure,
+                         ExecutorLoadFailure,
+                         ExpectedException,
+                         InvalidTarget,
+                         InvalidTransportURL,
+                         MessageDeliveryFailure,
+                         MessageUndeliverable,
+                         MessagingException,
+                         MessagingServerError,
+                         MessagingTimeout,
+                         NoSuchMethod,
+                         NotSupported,
+                         RemoteError,
+                         RPCDispatcherError,
+                         RPCVersionCapError,
+                         ServerListenError,
+                         TaskTimeout,
+                         UnsupportedVersion,
+)
+from .options import register_opts
+from .rpc import (
+                         DefaultRPCAccessPolicy,
+                         ExplicitRPCAccessPolicy,
+                         LegacyRPCAccessPolicy,
+                         RPCAccessPolicyBase,
+                         RPCClient,
+                         RPCDispatcher,
+                         RPCServer,
+                         TransportOptions,
+                         expected_exceptions,
+                         expose,
+                         get_rpc_client,
+                         get_rpc_server,
+)
+from .serializer import JsonPayloadSerializer, NoOpSerializer, RequestContextSerializer, Serializer
+from .server import MessageHandlingServer
+from .target import Target
+from .transport import (
+                         NotificationTransport,
+                         RPCTransport,
+                         Transport,
+                         get_notification_transport,
+                         get_rpc_transport,
+                         get_transport,
+                         set_transport_defaults,
+)
+from .url import TransportHost, TransportURL
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClientSendError", "DriverLoadFailure", "ExecutorLoadFailure", "ExpectedException",
+    "InvalidTarget", "InvalidTransportURL", "MessageDeliveryFailure", "MessageUndeliverable",
+    "MessagingException", "MessagingServerError", "MessagingTimeout", "NoSuchMethod",
+    "NotSupported", "RemoteError", "RPCDispatcherError", "RPCVersionCapError",
+    "ServerListenError", "TaskTimeout", "UnsupportedVersion",
+    "register_opts",
+    "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy",
+    "RPCAccessPolicyBase", "RPCClient", "RPCDispatcher", "RPCServer", "TransportOptions",
+    "expected_exceptions", "expose", "get_rpc_client", "get_rpc_server",
+    "JsonPayloadSerializer", "NoOpSerializer", "RequestContextSerializer", "Serializer",
+    "MessageHandlingServer", "Target",
+    "NotificationTransport", "RPCTransport", "Transport", "get_notification_transport",
+    "get_rpc_transport", "get_transport", "set_transport_defaults",
+    "TransportHost", "TransportURL",
+]

@@ -1,0 +1,17 @@
+"""RPC: clients, servers, the dispatcher and access policies."""
+
+from .client import RPCClient, TransportOptions, get_rpc_client
+from .dispatcher import RPCDispatcher, expected_exceptions
+from .policy import (
+                     DefaultRPCAccessPolicy,
+                     ExplicitRPCAccessPolicy,
+                     LegacyRPCAccessPolicy,
+                     RPCAccessPolicyBase,
+                     expose,
+)
+from .server import RPCServer, get_rpc_server
+
+__all__ = ["RPCClient", "TransportOptions", "get_rpc_client", "RPCDispatcher",
+           "expected_exceptions", "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy",
+           "LegacyRPCAccessPolicy", "RPCAccessPolicyBase", "expose", "RPCServer",
+           "get_rpc_server"]

@@ -1,0 +1,171 @@
+"""The RPC dispatcher: find the endpoint method a request names and run it.
+
+An endpoint answers a request if its ``target`` namespace matches, its
+version is compatible and the access policy allows the method. If some
+endpoint matched namespace and version but none has the method, the caller
+gets :class:`NoSuchMethod`; if none matched, :class:`UnsupportedVersion`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
+from ..exceptions import ExpectedException, NoSuchMethod, UnsupportedVersion
+from ..remote import serialize_exception
+from ..serializer import NoOpSerializer, Serializer
+from ..server import Dispatcher
+from ..target import Target
+from ..versions import version_is_compatible
+from .policy import DefaultRPCAccessPolicy, RPCAccessPolicyBase
+
+if TYPE_CHECKING:
+    from ..transport import Transport
+
+__all__ = ["RPCDispatcher", "expected_exceptions"]
+
+LOG = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+_DEFAULT_VERSION = "1.0"
+
+
+def expected_exceptions(*exceptions: type[BaseException]) -> Callable[[F], F]:
+    """Declare exceptions an endpoint method raises on purpose.
+
+    The server logs them at debug level instead of as errors; the caller
+    still receives the original exception.
+    """
+    def decorator(func: F) -> F:
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except ExpectedException:
+                raise
+            except exceptions as exc:
+                raise ExpectedException() from exc
+        return inner  # type: ignore[return-value]
+    return decorator
+
+
+class RPCDispatcher(Dispatcher):
+    """Routes requests to endpoints; used by :func:`messaging.get_rpc_server`."""
+
+    def __init__(self, endpoints: Sequence[Any], serializer: Serializer | None = None,
+                 access_policy: type[RPCAccessPolicyBase] | None = None,
+                 target: Target | None = None) -> None:
+        self.endpoints = tuple(endpoints)
+        for endpoint in self.endpoints:
+            t = getattr(endpoint, "target", None)
+            if t is not None and not isinstance(t, Target):
+                raise TypeError(f"endpoint {endpoint!r} has a target that is not a Target")
+        self.serializer = serializer or NoOpSerializer()
+        policy_cls = access_policy or DefaultRPCAccessPolicy
+        if not (isinstance(policy_cls, type) and issubclass(policy_cls, RPCAccessPolicyBase)):
+            raise TypeError("access_policy must be a subclass of RPCAccessPolicyBase")
+        self.access_policy = policy_cls()
+        self.target = target
+
+    def listen(self, transport: Transport) -> Listener:
+        if self.target is None:
+            raise ValueError("RPCDispatcher needs a target to listen on")
+        return transport.listen(self.target)
+
+    def _find(self, method: str, namespace: str | None, version: str) -> Callable[..., Any]:
+        compatible = False
+        for endpoint in self.endpoints:
+            target = getattr(endpoint, "target", None) or Target()
+            if namespace not in target.accepted_namespaces:
+                continue
+            if not version_is_compatible(target.version or _DEFAULT_VERSION, version):
+                continue
+            compatible = True
+            func = getattr(endpoint, method, None)
+            if callable(func) and self.access_policy.is_allowed(endpoint, method):
+                return func
+        if compatible:
+            raise NoSuchMethod(method)
+        raise UnsupportedVersion(version, method=method)
+
+    def dispatch(self, incoming: Any) -> Any:
+        """Run the method a request names and return its serialized result.
+
+        ``incoming`` has ``ctxt`` and ``message`` (method, args, namespace,
+        version). Raises :class:`NoSuchMethod` / :class:`UnsupportedVersion`
+        or whatever the endpoint raises.
+        """
+        message = incoming.message
+        method = message.get("method")
+        if not isinstance(method, str):
+            raise NoSuchMethod(str(method))
+        func = self._find(method, message.get("namespace"),
+                          message.get("version") or _DEFAULT_VERSION)
+        ctxt = self.serializer.deserialize_context(incoming.ctxt)
+        args = {k: self.serializer.deserialize_entity(ctxt, v)
+                for k, v in (message.get("args") or {}).items()}
+        result = func(ctxt, **args)
+        return self.serializer.serialize_entity(ctxt, result)
+
+    def handle(self, incoming: list[IncomingMessage]) -> None:
+        for message in incoming:
+            self._handle_one(message)
+
+    def _handle_one(self, message: IncomingMessage) -> None:
+        try:
+            message.acknowledge()  # at-most-once: settled before running, as oslo
+        except Exception:
+            LOG.exception("Could not acknowledge a request; dropping it")
+            return
+        wants_reply = isinstance(message, RpcIncomingMessage) and message.wants_reply
+        monitor = _Heartbeat(message) if wants_reply and getattr(
+            message, "client_timeout", None) else None
+        try:
+            reply = Reply(result=self.dispatch(message))
+        except ExpectedException as exc:
+            inner = exc.__cause__ or exc.exc_info[1] or exc
+            LOG.debug("Expected exception during message handling: %s", inner)
+            reply = Reply(failure=serialize_exception(inner))
+        except (NoSuchMethod, UnsupportedVersion) as exc:
+            LOG.log(logging.DEBUG if str(message.message.get("method", "")).endswith(
+                "_ignore_errors") else logging.WARNING, "Refused request: %s", exc)
+            reply = Reply(failure=serialize_exception(exc))
+        except Exception as exc:
+            LOG.exception("Exception during message handling")
+            reply = Reply(failure=serialize_exception(exc))
+        finally:
+            if monitor is not None:
+                monitor.stop()
+        if wants_reply:
+            assert isinstance(message, RpcIncomingMessage)
+            try:
+                message.reply(reply)
+            except Exception:
+                LOG.exception("Could not send a reply")
+
+
+class _Heartbeat:
+    """Sends call-monitor heartbeats every ``client_timeout / 2`` seconds."""
+
+    def __init__(self, message: Any) -> None:
+        self._message = message
+        self._done = threading.Event()
+        self._interval = max(float(message.client_timeout) / 2.0, 0.05)
+        self._thread = threading.Thread(target=self._run, name="messaging-call-monitor",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._interval):
+            try:
+                self._message.heartbeat()
+            except Exception:
+                LOG.exception("Could not send a call-monitor heartbeat")
+
+    def stop(self) -> None:
+        self._done.set()
+
+

@@ -1,0 +1,40 @@
+"""RPC servers: a :class:`MessageHandlingServer` running an :class:`RPCDispatcher`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..serializer import Serializer
+from ..server import MessageHandlingServer
+from ..target import Target
+from .dispatcher import RPCDispatcher
+from .policy import RPCAccessPolicyBase
+
+if TYPE_CHECKING:
+    from ..transport import Transport
+
+__all__ = ["RPCServer", "get_rpc_server"]
+
+
+class RPCServer(MessageHandlingServer):
+    """Serves RPC requests on ``topic`` and ``topic.server`` and the topic's fanout."""
+
+    def __init__(self, transport: Transport, target: Target, dispatcher: RPCDispatcher,
+                 executor: str | None = None) -> None:
+        super().__init__(transport, dispatcher, executor)
+        self.target = target
+
+
+def get_rpc_server(transport: Transport, target: Target, endpoints: Sequence[Any],
+                   executor: str | None = None, serializer: Serializer | None = None,
+                   access_policy: type[RPCAccessPolicyBase] | None = None,
+                   server_cls: type[RPCServer] = RPCServer) -> RPCServer:
+    """Build an RPC server; ``target`` needs ``topic`` and ``server``.
+
+    ``executor`` is ``'threading'`` (default) or ``'blocking'`` (handle one
+    request at a time in the polling thread). ``access_policy`` is a class;
+    the default refuses methods whose names start with ``_``.
+    """
+    dispatcher = RPCDispatcher(endpoints, serializer, access_policy, target=target)
+    return server_cls(transport, target, dispatcher, executor)

@@ -1,0 +1,18 @@
+"""The conformance kit: one set of end-to-end tests every driver must pass.
+
+Run it against any installed driver by URL::
+
+    pytest --pyargs messaging.testing --transport-url 'rabbit://guest:guest@127.0.0.1:5672/'
+
+(or set ``MESSAGING_TRANSPORT_URL``; several ``--transport-url`` options run
+the kit once per URL). The pytest plugin :mod:`messaging.testing.plugin` is
+registered through the ``pytest11`` entry point and provides the fixtures
+``transport_url``, ``transport``, ``notification_transport`` and ``topic``.
+Tests read ``transport.capabilities`` to skip what a driver declares it does
+not offer. A broker that cannot be reached skips the kit, unless
+``MESSAGING_REQUIRE_BROKERS=1``, where it fails.
+"""
+
+from .helpers import Recorder, running_server, wait_for
+
+__all__ = ["Recorder", "running_server", "wait_for"]

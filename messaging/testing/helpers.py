@@ -1,0 +1,71 @@
+"""Small helpers for tests: wait with a deadline, record calls, run a server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..server import MessageHandlingServer
+
+__all__ = ["Recorder", "running_server", "wait_for"]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
+             message: str = "condition") -> Any:
+    """Poll ``predicate`` until it is truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Recorder:
+    """Thread-safe list of what endpoints saw, with a wait for a count."""
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._cond = threading.Condition()
+
+    def add(self, item: Any) -> None:
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify_all()
+
+    @property
+    def items(self) -> list[Any]:
+        with self._cond:
+            return list(self._items)
+
+    def wait_count(self, count: int, timeout: float = 10.0) -> list[Any]:
+        """Block until at least ``count`` items arrived; fail after ``timeout``."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._items) >= count, timeout):
+                raise AssertionError(f"expected {count} items within {timeout}s, "
+                                     f"got {len(self._items)}: {self._items!r}")
+            return list(self._items)
+
+
+@contextlib.contextmanager
+def running_server(server: MessageHandlingServer) -> Iterator[MessageHandlingServer]:
+    """Start ``server``, yield it, then stop and wait for it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.wait()
+
+
+def start_all(servers: Sequence[MessageHandlingServer]) -> contextlib.ExitStack:
+    """Start several servers; the returned stack stops them all."""
+    stack = contextlib.ExitStack()
+    for s in servers:
+        stack.enter_context(running_server(s))
+    return stack

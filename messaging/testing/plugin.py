@@ -1,0 +1,92 @@
+"""pytest plugin behind the conformance kit: URL option and transport fixtures."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from ..transport import Transport, get_notification_transport, get_rpc_transport
+from ..url import TransportURL
+
+_DEFAULT_PORTS = {"rabbit": 5672, "kombu": 5672, "pika": 5672, "amqp": 5672}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("messaging", "messaging conformance kit")
+    group.addoption("--transport-url", action="append", default=[],
+                    help="transport URL to run the conformance kit against (repeatable); "
+                         "default: $MESSAGING_TRANSPORT_URL or fake://")
+
+
+def _urls(config: pytest.Config) -> list[str]:
+    urls: list[str] = config.getoption("--transport-url") or []
+    if not urls and os.environ.get("MESSAGING_TRANSPORT_URL"):
+        urls = [u for u in os.environ["MESSAGING_TRANSPORT_URL"].split() if u]
+    return urls or ["fake://"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "transport_url" in metafunc.fixturenames:
+        urls = _urls(metafunc.config)
+        ids = [repr(TransportURL.parse(u)).split(" ", 1)[1].rstrip(">") for u in urls]
+        metafunc.parametrize("transport_url", urls, ids=ids, scope="session")
+
+
+def _reachable(url: TransportURL) -> str | None:
+    """None if some host of the URL accepts TCP, else why not (brokerless schemes pass)."""
+    if url.scheme not in _DEFAULT_PORTS:
+        return None
+    hosts = url.hosts or ()
+    errors = []
+    for host in hosts or [None]:
+        name = (host.hostname if host else None) or "127.0.0.1"
+        port = (host.port if host else None) or _DEFAULT_PORTS[url.scheme]
+        try:
+            with socket.create_connection((name, port), timeout=2):
+                return None
+        except OSError as exc:
+            errors.append(f"{name}:{port}: {exc}")
+    return "; ".join(errors)
+
+
+def require_broker(url: str) -> None:
+    """Skip (or, with MESSAGING_REQUIRE_BROKERS=1, fail) when the broker is unreachable."""
+    problem = _reachable(TransportURL.parse(url))
+    if problem is None:
+        return
+    message = f"broker for {TransportURL.parse(url)!r} unreachable: {problem}"
+    if os.environ.get("MESSAGING_REQUIRE_BROKERS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def transport(transport_url: str) -> Iterator[Transport]:
+    """An RPC transport on the URL under test, cleaned up after the test."""
+    require_broker(transport_url)
+    t = get_rpc_transport(None, transport_url)
+    try:
+        yield t
+    finally:
+        t.cleanup()
+
+
+@pytest.fixture
+def notification_transport(transport_url: str) -> Iterator[Transport]:
+    """A notification transport on the URL under test."""
+    require_broker(transport_url)
+    t = get_notification_transport(None, transport_url)
+    try:
+        yield t
+    finally:
+        t.cleanup()
+
+
+@pytest.fixture
+def topic() -> str:
+    """A topic name no other test uses."""
+    return f"kit_{uuid.uuid4().hex[:12]}"

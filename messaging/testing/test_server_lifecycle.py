@@ -1,0 +1,68 @@
+"""Kit: start/stop/wait are idempotent, thread-safe and restartable."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import messaging
+
+
+class Echo:
+    def echo(self, ctxt, value):
+        return value
+
+
+def _server(transport, topic, executor="threading"):
+    return messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                    [Echo()], executor=executor)
+
+
+def test_wait_before_start_returns(transport, topic):
+    server = _server(transport, topic)
+    server.wait(timeout=5)
+    server.stop()
+
+
+def test_double_start_and_double_stop_are_harmless(transport, topic):
+    server = _server(transport, topic)
+    server.start()
+    server.start()
+    client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+    assert client.call({}, "echo", value=1) == 1
+    server.stop()
+    server.stop()
+    server.wait()
+    server.wait()
+
+
+def test_stop_from_another_thread_releases_wait(transport, topic):
+    server = _server(transport, topic, executor="blocking")
+    server.start()
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    server.wait(timeout=15)
+    stopper.join(5)
+    assert not server.running
+
+
+def test_server_restarts_after_stop(transport, topic):
+    server = _server(transport, topic)
+    client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+    for i in range(2):
+        server.start()
+        assert client.call({}, "echo", value=i) == i
+        server.stop()
+        server.wait()
+
+
+def test_listen_needs_topic_and_server(transport):
+    server = messaging.get_rpc_server(transport, messaging.Target(topic="only-topic"), [Echo()])
+    with pytest.raises((messaging.InvalidTarget, messaging.ServerListenError)):
+        server.start()
+
+
+def test_unknown_executor_is_refused(transport, topic):
+    with pytest.raises(messaging.ExecutorLoadFailure):
+        _server(transport, topic, executor="no-such-executor")

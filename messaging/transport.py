@@ -1,0 +1,249 @@
+"""Transports: a driver chosen by URL scheme, wrapped with target checks.
+
+``get_transport`` parses the URL, looks the scheme up in the entry point
+group ``messaging.drivers`` with stevedore and builds the driver. The core
+never imports a driver itself, so built-in and third-party drivers load the
+same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from . import options as _options
+from .driver import Driver, Listener, Reply
+from .exceptions import DriverLoadFailure, InvalidTarget, MessageDeliveryFailure, MessagingException
+from .target import Target
+from .url import TransportURL
+
+__all__ = [
+    "DRIVER_NAMESPACE",
+    "DriverInfo",
+    "NotificationTransport",
+    "RPCTransport",
+    "Transport",
+    "get_notification_transport",
+    "get_rpc_transport",
+    "get_transport",
+    "installed_drivers",
+    "set_transport_defaults",
+]
+
+LOG = logging.getLogger(__name__)
+DRIVER_NAMESPACE = "messaging.drivers"
+NOTIFICATION_GROUP = "oslo_messaging_notifications"
+_defaults: dict[str, Any] = {}
+
+
+def set_transport_defaults(control_exchange: str) -> None:
+    """Set the process-wide default exchange used when conf does not name one."""
+    _defaults["control_exchange"] = control_exchange
+
+
+class Transport:
+    """A handle on one bus. Thread-safe; close it with :meth:`cleanup` or ``with``."""
+
+    def __init__(self, driver: Driver, conf: Any = None,
+                 allowed_remote_exmods: Iterable[str] = ()) -> None:
+        self.driver = driver
+        self.conf = conf
+        self.url = driver.url
+        self.allowed_remote_exmods = tuple(allowed_remote_exmods)
+        core = _options.resolve_options(conf, "DEFAULT", _options.DEFAULT_OPTIONS)
+        self.rpc_response_timeout: float = core["rpc_response_timeout"]
+        self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
+
+    @property
+    def capabilities(self) -> Any:
+        """The driver's declared :class:`~messaging.driver.Capabilities`."""
+        return self.driver.capabilities
+
+    def _check_send_target(self, target: Target) -> None:
+        if not target.topic:
+            raise InvalidTarget("A topic is required to send", target)
+        if target.fanout and not self.driver.capabilities.fanout:
+            from .exceptions import NotSupported
+            raise NotSupported(f"driver {self.url.scheme!r} does not support fanout")
+
+    def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+             timeout: float, call_monitor_timeout: float | None = None,
+             retry: int | None = None) -> Reply:
+        """Send a request and wait for its reply (see :meth:`Driver.call`)."""
+        self._check_send_target(target)
+        return self._guard(target, lambda: self.driver.call(
+            target, ctxt, message, timeout=timeout,
+            call_monitor_timeout=call_monitor_timeout, retry=retry))
+
+    def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+             retry: int | None = None) -> None:
+        """Send a request without waiting (see :meth:`Driver.cast`)."""
+        self._check_send_target(target)
+        self._guard(target, lambda: self.driver.cast(target, ctxt, message, retry=retry))
+
+    def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+               version: float = 2.0, retry: int | None = None) -> None:
+        """Publish a notification (see :meth:`Driver.notify`)."""
+        self._check_send_target(target)
+        self._guard(target, lambda: self.driver.notify(
+            target, ctxt, message, version=version, retry=retry))
+
+    def listen(self, target: Target) -> Listener:
+        """Subscribe an RPC server; needs ``topic`` and ``server``."""
+        if not (target.topic and target.server):
+            raise InvalidTarget("A server's target must have topic and server names", target)
+        return self.driver.listen(target)
+
+    def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
+                                 pool: str | None = None) -> Listener:
+        """Subscribe a notification listener to each ``(target, priority)``."""
+        for target, _priority in targets_and_priorities:
+            if not target.topic:
+                raise InvalidTarget("A target must have a topic specified", target)
+        return self.driver.listen_for_notifications(targets_and_priorities, pool)
+
+    @staticmethod
+    def _guard(target: Target, send: Any) -> Any:
+        try:
+            return send()
+        except MessagingException:
+            raise
+        except Exception as exc:  # a driver leaked its client's error: keep the contract
+            LOG.exception("Driver raised an unexpected error sending to %s", target)
+            raise MessageDeliveryFailure(f"Failed to send to {target}: {exc}") from exc
+
+    def cleanup(self) -> None:
+        """Close the driver's connections and threads."""
+        self.driver.cleanup()
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url!r}>"
+
+
+class RPCTransport(Transport):
+    """A transport meant for RPC."""
+
+
+class NotificationTransport(Transport):
+    """A transport meant for notifications."""
+
+
+def _default_exchange(conf: Any) -> str:
+    found = _options.resolve_options(conf, "DEFAULT", _options.DEFAULT_OPTIONS)
+    if "control_exchange" in _defaults and _options._lookup(
+            conf, "DEFAULT", "control_exchange") is _options._MISSING:
+        return str(_defaults["control_exchange"])
+    return str(found["control_exchange"])
+
+
+def _load_driver(conf: Any, url: TransportURL) -> Driver:
+    from stevedore import driver as sd_driver
+
+    scheme = url.scheme
+    try:
+        manager: Any = sd_driver.DriverManager(
+            DRIVER_NAMESPACE, scheme, invoke_on_load=True,
+            invoke_args=(conf, url), invoke_kwds={"default_exchange": _default_exchange(conf)})
+    except Exception as exc:
+        if type(exc).__name__ == "NoMatches" or isinstance(exc, RuntimeError):
+            known = sorted({d.scheme for d in installed_drivers()})
+            hint = difflib.get_close_matches(scheme, known, n=1)
+            extra = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise DriverLoadFailure(scheme, f"no driver for scheme {scheme!r}; installed: "
+                                    f"{', '.join(known) or 'none'}.{extra}") from None
+        if isinstance(exc, MessagingException):
+            raise
+        raise DriverLoadFailure(scheme, exc) from exc
+    drv: Driver = manager.driver
+    return drv
+
+
+def _make(conf: Any, url: str | TransportURL | None, allowed_remote_exmods: Iterable[str] | None,
+          transport_cls: type[Transport], fallback_group: str | None = None) -> Transport:
+    if url is None and fallback_group is not None:
+        opt = _options.Option("transport_url", str, None, "", secret=True)
+        url = _options.read_option(conf, fallback_group, opt)
+    if url is None:
+        url = _options.read_option(conf, "DEFAULT", _options.DEFAULT_OPTIONS[0])
+    parsed = TransportURL.parse(url)
+    driver = _load_driver(conf, parsed)
+    LOG.debug("Loaded driver %s for %r", type(driver).__name__, parsed)
+    return transport_cls(driver, conf, allowed_remote_exmods or ())
+
+
+def get_rpc_transport(conf: Any = None, url: str | TransportURL | None = None,
+                      allowed_remote_exmods: Iterable[str] | None = None,
+                      transport_cls: type[Transport] = RPCTransport) -> Transport:
+    """Build a transport for RPC from ``url`` (or conf's ``transport_url``).
+
+    ``conf`` is an oslo.config object, a mapping or None. Modules listed in
+    ``allowed_remote_exmods`` may have their exceptions re-raised by clients.
+    """
+    return _make(conf, url, allowed_remote_exmods, transport_cls)
+
+
+def get_transport(conf: Any = None, url: str | TransportURL | None = None,
+                  allowed_remote_exmods: Iterable[str] | None = None,
+                  transport_cls: type[Transport] = RPCTransport) -> Transport:
+    """Same as :func:`get_rpc_transport` (the older name, kept for oslo code)."""
+    return _make(conf, url, allowed_remote_exmods, transport_cls)
+
+
+def get_notification_transport(conf: Any = None, url: str | TransportURL | None = None,
+                               allowed_remote_exmods: Iterable[str] | None = None,
+                               ) -> Transport:
+    """Build a transport for notifications.
+
+    Without ``url`` it reads ``[oslo_messaging_notifications] transport_url``
+    and then ``[DEFAULT] transport_url``.
+    """
+    return _make(conf, url, allowed_remote_exmods, NotificationTransport,
+                 fallback_group=NOTIFICATION_GROUP)
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """An installed driver: its scheme, the distribution providing it, its client library."""
+
+    scheme: str
+    target: str
+    distribution: str
+    version: str
+    client_library: str | None
+    client_version: str | None
+
+
+def installed_drivers() -> list[DriverInfo]:
+    """Every driver registered under ``messaging.drivers``, without importing them."""
+    out = []
+    for ep in metadata.entry_points(group=DRIVER_NAMESPACE):
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else "?"
+        dist_version = dist.version if dist is not None else "?"
+        client = _CLIENT_LIBRARIES.get(ep.value.split(":", 1)[0].split(".", 1)[0])
+        client_version = None
+        if client is not None:
+            try:
+                client_version = metadata.version(client)
+            except metadata.PackageNotFoundError:
+                client_version = "not installed"
+        out.append(DriverInfo(ep.name, ep.value, dist_name, dist_version, client, client_version))
+    return sorted(out, key=lambda d: d.scheme)
+
+
+_CLIENT_LIBRARIES = {
+    "messaging_rabbit": "kombu",
+    "messaging_pika": "pika",
+    "messaging_amqp1": "python-qpid-proton",
+    "messaging_zmq": "pyzmq",
+}

@@ -1,0 +1,34 @@
+"""RPC version strings (``major.minor[.revision]``) and their compatibility rule."""
+
+from __future__ import annotations
+
+from .exceptions import MessagingException
+
+__all__ = ["parse_version", "version_is_compatible"]
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """Split ``'1.2'`` or ``'1.2.3'`` into integers; raise a clear error otherwise."""
+    parts = str(version).split(".")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise MessagingException(
+            f"Version must contain a major and minor integer. Got {version}")
+    nums = [int(p) for p in parts] + [0] * (3 - len(parts))
+    return nums[0], nums[1], nums[2]
+
+
+def version_is_compatible(implemented: str | None, requested: str | None) -> bool:
+    """True if a server implementing ``implemented`` can serve ``requested``.
+
+    Same major; requested minor at most the implemented one; when the minors
+    are equal, the requested revision at most the implemented one.
+    """
+    if implemented is None:
+        return True
+    if requested is None:
+        return False
+    imp = parse_version(implemented)
+    req = parse_version(requested)
+    if imp[0] != req[0] or req[1] > imp[1]:
+        return False
+    return not (req[1] == imp[1] and req[2] > imp[2])

@@ -1,0 +1,37 @@
+"""The ``messaging`` command runs the demo and lists drivers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "messaging.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_demo_runs_the_seed_scenario():
+    result = _run("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "returned 'hello namespace1'" in out and "returned 'hello namespace2'" in out
+    assert "cast returned None" in out
+    assert "AnotherTestEndpoint.test got 'this is text'" in out
+    assert "NoSuchMethod" in out and "UnsupportedVersion" in out and "MessagingTimeout" in out
+    assert "[listener] warn" in out and "[listener] error" in out
+    assert out.rstrip().endswith("Done: every step behaved as described.")
+
+
+def test_drivers_lists_schemes_and_libraries():
+    result = _run("drivers")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["scheme", "provided"]
+    schemes = {line.split()[0] for line in lines[1:]}
+    assert {"fake", "rabbit", "kombu"} <= schemes
+    assert "kombu" in result.stdout and "none (memory)" in result.stdout
+
+
+def test_no_command_is_an_error():
+    assert _run().returncode != 0

@@ -1,0 +1,69 @@
+"""Options come from oslo.config, a mapping, None, or the URL query."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging import InvalidTransportURL
+from messaging.options import Option, read_option, register_opts, resolve_options
+
+OPTS = (
+    Option("heartbeat", int, 60, "seconds"),
+    Option("durable", bool, False, "durable queues"),
+    Option("strategy", str, "round-robin", "failover", choices=("round-robin", "shuffle")),
+    Option("hosts", list, [], "hosts"),
+    Option("new_name", float, 1.0, "renamed", deprecated_names=("old_name",)),
+)
+
+
+def test_defaults_without_conf():
+    assert resolve_options(None, "g", OPTS) == {"heartbeat": 60, "durable": False,
+                                                "strategy": "round-robin", "hosts": [],
+                                                "new_name": 1.0}
+
+
+def test_mapping_conf_by_group_and_flat_default():
+    conf = {"g": {"heartbeat": "10", "old_name": 2}, "control_exchange": "x"}
+    values = resolve_options(conf, "g", OPTS)
+    assert values["heartbeat"] == 10 and values["new_name"] == 2.0
+    assert read_option(conf, "DEFAULT", Option("control_exchange", str, "o", "")) == "x"
+
+
+def test_query_overrides_and_coerces():
+    values = resolve_options({"g": {"heartbeat": 10}}, "g", OPTS,
+                             query={"heartbeat": "5", "durable": "yes", "hosts": "a,b"})
+    assert values["heartbeat"] == 5 and values["durable"] is True
+    assert values["hosts"] == ["a", "b"]
+
+
+def test_unknown_query_option_is_named():
+    with pytest.raises(InvalidTransportURL, match="'bogus_option'"):
+        resolve_options(None, "g", OPTS, query={"bogus_option": "1"})
+
+
+@pytest.mark.parametrize("key, value", [("heartbeat", "abc"), ("durable", "maybe"),
+                                        ("strategy", "random")])
+def test_bad_query_value_is_named(key, value):
+    with pytest.raises(InvalidTransportURL, match=repr(key)):
+        resolve_options(None, "g", OPTS, query={key: value})
+
+
+def test_oslo_config_is_read_only_when_registered():
+    cfg = pytest.importorskip("oslo_config.cfg")
+    conf = cfg.ConfigOpts()
+    conf([])
+    # nothing registered: defaults, and nothing is registered behind our back
+    assert read_option(conf, "DEFAULT", Option("rpc_response_timeout", float, 60.0, "")) == 60.0
+    assert "rpc_response_timeout" not in conf
+    register_opts(conf)
+    conf.set_override("rpc_response_timeout", 7)
+    assert read_option(conf, "DEFAULT", Option("rpc_response_timeout", float, 60.0, "")) == 7.0
+
+
+def test_global_conf_untouched_by_get_transport():
+    cfg = pytest.importorskip("oslo_config.cfg")
+    import messaging
+
+    before = set(cfg.CONF)
+    messaging.get_transport(cfg.CONF, url="fake://").cleanup()
+    assert set(cfg.CONF) == before
