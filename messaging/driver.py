@@ -19,6 +19,10 @@ Rules every driver follows:
 - A malformed message on a queue is logged, dropped (or rejected) and the
   listener keeps serving.
 - ``Listener.poll`` returns promptly after ``Listener.stop``.
+- ``Listener.cleanup`` gives back (requeues) messages taken but not settled,
+  as an AMQP channel does when it closes.
+- ``Driver.cleanup`` ends pending calls with ``MessagingTimeout``; the
+  transport is not used afterwards.
 """
 
 from __future__ import annotations

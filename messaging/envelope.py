@@ -79,7 +79,12 @@ def dumps(obj: Any) -> str:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON, raising :class:`MalformedMessage` on anything else."""
+    """Parse JSON (bytes must be UTF-8), raising :class:`MalformedMessage` otherwise."""
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedMessage(f"body is not UTF-8: {exc}") from None
     try:
         return json.loads(text)
     except (ValueError, TypeError) as exc:

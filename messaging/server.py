@@ -153,6 +153,7 @@ class MessageHandlingServer:
         listener = self._listener
         assert listener is not None
         while not self._stop_requested.is_set():
+            started = time.monotonic()
             try:
                 batch = self._poll_batch(listener)
             except Exception:
@@ -161,6 +162,9 @@ class MessageHandlingServer:
                 continue
             if batch:
                 self._submit(batch)
+            elif time.monotonic() - started < 0.005:
+                # an empty poll that returned at once: the listener is gone; don't spin
+                self._stop_requested.wait(0.1)
 
     def _poll_batch(self, listener: Listener) -> list[IncomingMessage]:
         size = max(1, self.dispatcher.batch_size)

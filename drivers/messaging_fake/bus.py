@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-__all__ = ["Bus", "Consumer", "Queue", "StoredMessage", "get_bus", "DEFAULT_VHOST"]
+__all__ = ["Bus", "Consumer", "Queue", "StoredMessage", "get_bus", "reset", "DEFAULT_VHOST"]
 
 LOG = logging.getLogger(__name__)
 
@@ -324,3 +324,18 @@ def get_bus(vhost: str | None) -> Bus:
         if bus is None:
             bus = _BUSES[name] = Bus(name)
         return bus
+
+
+def reset(vhost: str | None = None) -> None:
+    """Forget the bus of ``vhost`` (default: every bus), for test suites.
+
+    Queues outlive their consumers, as on RabbitMQ, so messages nobody read
+    (notifications above all) stay on a vhost for the life of the process;
+    call this between tests to start clean. Drivers built before keep the
+    bus they already have. ``""`` means the default vhost.
+    """
+    with _BUSES_LOCK:
+        if vhost is None:
+            _BUSES.clear()
+        else:
+            _BUSES.pop(vhost or DEFAULT_VHOST, None)

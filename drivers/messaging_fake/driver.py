@@ -120,13 +120,17 @@ class _ReplyWaiter:
         self.queue_name = f"reply_{new_id()}"
         self._lock = threading.Lock()
         self._pending: dict[str, _PendingCall] = {}
+        self._closed = False
         bus.declare_queue(self.queue_name, sink=self._on_body)
 
     def expect(self, msg_id: str) -> _PendingCall:
-        """Register a call before its request is sent."""
+        """Register a call before its request is sent (already closed if the waiter is)."""
         pending = _PendingCall()
         with self._lock:
-            self._pending[msg_id] = pending
+            if self._closed:
+                pending.closed = True
+            else:
+                self._pending[msg_id] = pending
         return pending
 
     def forget(self, msg_id: str) -> None:
@@ -151,6 +155,7 @@ class _ReplyWaiter:
         """Delete the reply queue and wake every waiting call."""
         self._bus.delete_queue(self.queue_name)
         with self._lock:
+            self._closed = True
             pending, self._pending = list(self._pending.values()), {}
         for call in pending:
             call.close()

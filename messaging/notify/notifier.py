@@ -27,13 +27,13 @@ from .options import notification_options
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["Driver", "Notifier", "NotifierDriverLoadFailure", "PRIORITIES", "load_drivers",
+__all__ = ["Driver", "Notifier", "NotifierDriverLoadFailure", "WIRE_PRIORITIES", "load_drivers",
            "sanitize_context"]
 
 LOG = logging.getLogger(__name__)
 
 #: Priorities as sent on the wire, in oslo.messaging's order.
-PRIORITIES: tuple[str, ...] = ("AUDIT", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "SAMPLE")
+WIRE_PRIORITIES: tuple[str, ...] = ("AUDIT", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "SAMPLE")
 
 _UNSET: Any = object()
 
@@ -108,7 +108,7 @@ def load_drivers(names: Sequence[str], conf: Any, topics: Sequence[str],
         invoke_kwds={"topics": list(topics), "transport": transport},
         name_order=True, on_load_failure_callback=reraise,
         on_missing_entrypoints_callback=missing)
-    return {ext.name: ext.obj for ext in manager.extensions}
+    return {ext.name: ext.obj for ext in manager.extensions if ext.obj is not None}
 
 
 class Notifier:

@@ -22,6 +22,9 @@ class Failing:
     def app_error(self, ctxt):
         raise AppError("custom failure")
 
+    def unencodable(self, ctxt):
+        return object()
+
     @messaging.expected_exceptions(ValueError)
     def expected(self, ctxt):
         raise ValueError("declared")
@@ -57,6 +60,12 @@ def test_unlisted_module_becomes_remote_error(client):
 def test_expected_exception_arrives_as_original(client):
     with pytest.raises(ValueError, match="declared"):
         client.call({}, "expected")
+
+
+def test_result_the_bus_cannot_carry_fails_fast(client):
+    # the timeout is 10 s; the failure must come back as a reply, not a timeout
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        client.call({}, "unencodable")
 
 
 def test_allowed_module_is_rebuilt(transport_url, topic):
