@@ -29,6 +29,16 @@ from .exceptions import (
                          TaskTimeout,
                          UnsupportedVersion,
 )
+from .notify import (
+                         LoggingErrorNotificationHandler,
+                         LoggingNotificationHandler,
+                         NotificationFilter,
+                         NotificationResult,
+                         Notifier,
+                         PublishErrorsHandler,
+                         get_batch_notification_listener,
+                         get_notification_listener,
+)
 from .options import register_opts
 from .rpc import (
                          DefaultRPCAccessPolicy,
@@ -66,6 +76,9 @@ __all__ = [
     "MessagingException", "MessagingServerError", "MessagingTimeout", "NoSuchMethod",
     "NotSupported", "RemoteError", "RPCDispatcherError", "RPCVersionCapError",
     "ServerListenError", "TaskTimeout", "UnsupportedVersion",
+    "LoggingErrorNotificationHandler", "LoggingNotificationHandler", "NotificationFilter",
+    "NotificationResult", "Notifier", "PublishErrorsHandler", "get_batch_notification_listener",
+    "get_notification_listener",
     "register_opts",
     "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy",
     "RPCAccessPolicyBase", "RPCClient", "RPCDispatcher", "RPCServer", "TransportOptions",

@@ -101,6 +101,7 @@ def _rpc(transport: messaging.Transport, say: Any) -> None:
             result = client.prepare(namespace=ns).call({}, "test", arg=f"hello {ns}")
             say(f"  [client] returned {result!r}")
 
+        another.called.clear()
         say("cast(fanout=True, namespace='namespace2') returns at once, without a result:")
         fanout = messaging.RPCClient(transport, messaging.Target(
             topic="test", server="server1", namespace="namespace2", fanout=True))

@@ -86,7 +86,12 @@ class Reply:
 
 
 class IncomingMessage(abc.ABC):
-    """One received message: its context, its body, and how to settle it."""
+    """One received message: its context, its body, and how to settle it.
+
+    ``acknowledge``, ``requeue`` and ``reply`` are called from executor
+    worker threads, so they must be thread-safe (a driver whose client is
+    not hands them to its I/O thread).
+    """
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any]) -> None:
         self.ctxt = ctxt

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .driver import IncomingMessage, Listener
-from .exceptions import MessagingException, ServerListenError
+from .exceptions import ServerListenError
 from .executors import load_executor
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class Dispatcher(abc.ABC):
     batch_size: int = 1
     #: Seconds to wait for a batch to fill before handing over what there is.
     batch_timeout: float | None = None
+    #: What the dispatcher listens on, named in errors (a Target or a list of them).
+    target: Any = None
 
     @abc.abstractmethod
     def listen(self, transport: Transport) -> Listener:
@@ -88,12 +90,10 @@ class MessageHandlingServer:
             pool = override_pool_size or self.transport.executor_thread_pool_size
             try:
                 listener = self.dispatcher.listen(self.transport)
-            except MessagingException as exc:
-                if isinstance(exc, ServerListenError):
-                    raise
-                raise ServerListenError(getattr(self.dispatcher, "target", None), exc) from exc
+            except ServerListenError:
+                raise
             except Exception as exc:
-                raise ServerListenError(getattr(self.dispatcher, "target", None), exc) from exc
+                raise ServerListenError(self.dispatcher.target, exc) from exc
             self._listener = listener
             self._executor = load_executor(self.executor_type, pool)
             self._slots = threading.BoundedSemaphore(max(pool, 1))

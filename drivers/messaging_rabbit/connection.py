@@ -32,6 +32,7 @@ import heapq
 import itertools
 import logging
 import os
+import select
 import selectors
 import socket
 import ssl
@@ -55,7 +56,7 @@ from . import errors
 from .options import Settings
 from .topology import DurableMismatch, ExchangeSpec, QueueSpec, declare_exchange, declare_queue
 
-__all__ = ["IOConnection", "Publish", "Session", "Subscription"]
+__all__ = ["IOConnection", "Publish", "Session", "Subscription", "ssl_protocol"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,8 +66,22 @@ _SSL_VERSIONS = {"tlsv1": "PROTOCOL_TLSv1", "tlsv1_1": "PROTOCOL_TLSv1_1",
                  "tls": "PROTOCOL_TLS", "tls_client": "PROTOCOL_TLS_CLIENT"}
 #: Frames read in one go before queued work gets a turn.
 _DRAIN_BATCH = 256
+_BASIC_PUBLISH = amqp.spec.Basic.Publish
 _PROPERTIES = {"content_type": "application/json", "content_encoding": "utf-8",
                "delivery_mode": 2, "priority": 0}
+
+
+def ssl_protocol(settings: Settings, shown_url: str) -> Any:
+    """The ``ssl`` module constant for ``ssl_version`` (None: negotiate).
+
+    Raises ``InvalidTransportURL`` for a version this Python does not have.
+    """
+    if not (settings.ssl and settings.ssl_version):
+        return None
+    attr = _SSL_VERSIONS.get(settings.ssl_version.lower())
+    if attr is None or not hasattr(ssl, attr):
+        raise InvalidTransportURL(shown_url, f"Invalid SSL version: {settings.ssl_version}")
+    return getattr(ssl, attr)
 
 
 def _settle(future: Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
@@ -153,12 +168,18 @@ class Publish(_Task):
         props["application_headers"] = self.headers if self.headers is not None else {}
         if self.expire and self.deadline is not None:
             props["expiration"] = str(max(1, int((self.deadline - now) * 1000)))
-        ch.basic_publish(amqp.Message(self.body, **props),
-                         exchange=exchange.name if exchange is not None else "",
-                         routing_key=self.routing_key, mandatory=self.mandatory)
+        # Channel.send_method, not basic_publish: py-amqp's basic_publish first
+        # drains the socket (for connection.blocked), a second read per message;
+        # the I/O thread reads the socket anyway.
+        ch.send_method(_BASIC_PUBLISH, "Bssbb",
+                       (0, exchange.name if exchange is not None else "", self.routing_key,
+                        self.mandatory, False), amqp.Message(self.body, **props))
         if session.confirms:
-            session.pending[session.next_tag] = self
+            pending = session.pending
+            pending[session.next_tag] = self
             session.next_tag += 1
+            if len(pending) > conn.peak_unconfirmed:
+                conn.peak_unconfirmed = len(pending)
         else:
             _settle(self.future, False)
 
@@ -239,13 +260,7 @@ class IOConnection:
             TransportHost("localhost", 5672, "guest", "guest")]
         self._vhost = url.virtual_host or "/"
         self._shown_url = url.render(mask=True)
-        self._ssl_version: Any = None
-        if settings.ssl and settings.ssl_version:
-            attr = _SSL_VERSIONS.get(settings.ssl_version.lower())
-            if attr is None or not hasattr(ssl, attr):
-                raise InvalidTransportURL(self._shown_url,
-                                          f"Invalid SSL version: {settings.ssl_version}")
-            self._ssl_version = getattr(ssl, attr)
+        self._ssl_version = ssl_protocol(settings, self._shown_url)
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
         #: ``connection_name`` shown by ``rabbitmqctl list_connections client_properties``
         self.name = f"{prog}:{os.getpid()}:{uuid.uuid4()}"
@@ -254,6 +269,8 @@ class IOConnection:
         self._queue: collections.deque[_Task] = collections.deque()
         self._backlog: collections.deque[_Task] = collections.deque()
         self._subs: list[Subscription] = []
+        #: names of the private queues consumed so far, deleted on close
+        self._owned: set[str] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._tags = itertools.count(1)
@@ -264,6 +281,7 @@ class IOConnection:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._sock: Any = None
+        self._readable: Any = None
         self._session: Session | None = None
         self._generation = 0
         self._down = False
@@ -285,6 +303,8 @@ class IOConnection:
         self.connects = 0
         #: the last connection error, for error messages
         self.last_error: str | None = None
+        #: most publishes ever awaiting their confirm at once (pipelining depth reached)
+        self.peak_unconfirmed = 0
 
     # ------------------------------------------------------------------ any thread
 
@@ -459,13 +479,18 @@ class IOConnection:
         return max(0.0, until - now)
 
     def _drain(self, session: Session) -> None:
+        """Read the frames available now (at most a batch), without blocking."""
         conn = session.amqp_connection
+        transport = conn.transport
+        readable = self._readable
         for _ in range(_DRAIN_BATCH):
             if self._session is not session:
                 return
             try:
                 conn.drain_events(timeout=0)
             except TimeoutError:
+                return
+            if not (getattr(transport, "_read_buffer", b"") or readable.poll(0)):
                 return
 
     def _heartbeat(self, session: Session) -> None:
@@ -480,8 +505,12 @@ class IOConnection:
             self._next_heartbeat = now + 1.0
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the I/O thread after ``delay`` seconds (I/O thread only)."""
-        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._seq), fn))
+        """Run ``fn`` on the I/O thread after ``delay`` seconds (from any thread)."""
+        when = time.monotonic() + delay
+        if threading.get_ident() == self._ident:
+            heapq.heappush(self._timers, (when, next(self._seq), fn))
+        else:
+            self.run(lambda _s: heapq.heappush(self._timers, (when, next(self._seq), fn)))
 
     def _run_timers(self) -> None:
         now = time.monotonic()
@@ -607,9 +636,14 @@ class IOConnection:
                 pass
         self._sock = session.amqp_connection.sock
         self._selector.register(self._sock, selectors.EVENT_READ, "sock")
+        self._readable = select.poll()
+        self._readable.register(self._sock, select.POLLIN)
+        if isinstance(self._sock, ssl.SSLSocket):
+            self._readable = _SSLReadable(self._sock, self._readable)
 
     def _setup_session(self, session: Session) -> None:
         ch = session.channel
+        ch.auto_decode = False  # bodies stay bytes (compressed ones must)
         ch.events["basic_ack"].add(partial(self._on_ack, session))
         ch.events["basic_nack"].add(partial(self._on_nack, session))
         ch.events["basic_return"].add(partial(self._on_return, session))
@@ -630,6 +664,8 @@ class IOConnection:
         ch = session.channel
         for spec in sub.queues:
             declare_queue(ch, spec, self.durable_overrides)
+            if spec.owned:
+                self._owned.add(spec.name)
         tags = []
         for spec in sub.queues:
             tag = str(next(self._tags))
@@ -651,6 +687,7 @@ class IOConnection:
             for spec in sub.queues:
                 if spec.owned:
                     ch.queue_delete(spec.name)
+                    self._owned.discard(spec.name)
 
     def _deliver(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
         try:
@@ -697,8 +734,10 @@ class IOConnection:
             if p.over_budget():
                 _settle(p.future, exc=self._delivery_failure(p))
             else:
+                # Not at once: a queue refusing publishes (full) stays full for a while.
                 p.returned = False
-                self._backlog.append(p)
+                self.call_later(self.settings.rabbit_retry_interval,
+                                partial(self._backlog.append, p))
 
     def _on_return(self, session: Session, exc: Exception, exchange: str, routing_key: str,
                    message: amqp.Message) -> None:
@@ -827,6 +866,13 @@ class IOConnection:
             LOG.debug("Releasing a broken connection raised", exc_info=True)
 
     def _fail_all(self, exc: BaseException) -> None:
+        # Delayed work (nacked publishes, reply retries) re-enters the backlog to fail too.
+        timers, self._timers = self._timers, []
+        for _, _, fn in timers:
+            try:
+                fn()
+            except Exception:
+                LOG.debug("Delayed work failed while closing", exc_info=True)
         self._take_tasks()
         for task in self._backlog:
             _settle(task.future, exc=exc)
@@ -858,9 +904,9 @@ class IOConnection:
                     sub.active = False
                     for tag in sub.tags:
                         ch.basic_cancel(tag)
-                    for spec in sub.queues:
-                        if spec.owned:
-                            ch.queue_delete(spec.name)
+                for name in sorted(self._owned):
+                    ch.queue_delete(name)
+                self._owned.clear()
             except Exception as exc:
                 LOG.debug("Closing connection %s: %s", self.name, errors.describe(exc))
             self._fail_all(MessageDeliveryFailure("connection closed"))
@@ -889,3 +935,14 @@ class IOConnection:
 
 class _ConsumerCancelled(Exception):
     """The broker cancelled one of our consumers; re-apply the subscriptions."""
+
+
+class _SSLReadable:
+    """``poll(0)`` for a TLS socket: bytes decrypted but unread count as readable."""
+
+    def __init__(self, sock: ssl.SSLSocket, poller: Any) -> None:
+        self._sock = sock
+        self._poller = poller
+
+    def poll(self, timeout: float) -> bool:
+        return bool(self._sock.pending() or self._poller.poll(timeout))

@@ -9,43 +9,33 @@ methods named after priorities. Plain dict contexts are never sent (see
 :mod:`messaging.notify.notifier`).
 """
 
-from .dispatcher import (
-    PRIORITIES,
-    BatchNotificationDispatcher,
-    NotificationDispatcher,
-    NotificationResult,
-)
-from .drivers import Driver
+from .dispatcher import PRIORITIES as PRIORITIES
+from .dispatcher import BatchNotificationDispatcher as BatchNotificationDispatcher
+from .dispatcher import NotificationDispatcher as NotificationDispatcher
+from .dispatcher import NotificationResult
+from .drivers import Driver as Driver
 from .filter import NotificationFilter
-from .listener import (
-    BatchNotificationServer,
-    NotificationServer,
-    get_batch_notification_listener,
-    get_notification_listener,
-)
+from .listener import BatchNotificationServer as BatchNotificationServer
+from .listener import NotificationServer as NotificationServer
+from .listener import get_batch_notification_listener, get_notification_listener
 from .log_handler import (
     LoggingErrorNotificationHandler,
     LoggingNotificationHandler,
     PublishErrorsHandler,
 )
-from .notifier import Notifier, NotifierDriverLoadFailure
-from .routing import RoutingConfigError
+from .notifier import Notifier
+from .notifier import NotifierDriverLoadFailure as NotifierDriverLoadFailure
+from .routing import RoutingConfigError as RoutingConfigError
 
+# What ``from messaging.notify import *`` (and oslo's top-level package) offers; the other
+# names above stay importable from here.
 __all__ = [
-    "BatchNotificationDispatcher",
-    "BatchNotificationServer",
-    "Driver",
     "LoggingErrorNotificationHandler",
     "LoggingNotificationHandler",
-    "NotificationDispatcher",
     "NotificationFilter",
     "NotificationResult",
-    "NotificationServer",
     "Notifier",
-    "NotifierDriverLoadFailure",
-    "PRIORITIES",
     "PublishErrorsHandler",
-    "RoutingConfigError",
     "get_batch_notification_listener",
     "get_notification_listener",
 ]

@@ -6,7 +6,8 @@
   sends ERROR records as ``error_notification`` events.
 
 Both build their own transport from a URL (there is no global
-configuration to read it from) and never send from inside their own
+configuration to read it from; the error handler also accepts a ready
+transport) and never send from inside their own
 sending: a record logged while a notification is being sent (by a failing
 driver, or the ``log`` driver itself) is ignored, which prevents loops.
 """
@@ -90,7 +91,7 @@ class LoggingNotificationHandler(_SendingHandler):
     For example, in a ``logging.config`` file::
 
         [handler_notifier]
-        class = messaging.LoggingNotificationHandler
+        class = messaging.notify.LoggingNotificationHandler
         level = ERROR
         args = ('rabbit:///',)
 

@@ -76,7 +76,7 @@ def sanitize_context(ctxt: Any) -> Any:
 
 
 def load_drivers(names: Sequence[str], conf: Any, topics: Sequence[str],
-                 transport: Transport | None, exclude: Sequence[str] = ()) -> dict[str, Driver]:
+                 transport: Transport | None) -> dict[str, Driver]:
     """Build the notifier drivers ``names`` (entry points of ``messaging.notify.drivers``).
 
     Raises :class:`NotifierDriverLoadFailure` naming an unknown driver (with the
@@ -86,7 +86,7 @@ def load_drivers(names: Sequence[str], conf: Any, topics: Sequence[str],
     """
     from stevedore import named
 
-    wanted = [n for n in dict.fromkeys(names) if n not in exclude]
+    wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
 

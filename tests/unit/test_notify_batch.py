@@ -11,8 +11,13 @@ import pytest
 
 from messaging import Target
 from messaging.driver import IncomingMessage
-from messaging.notify import (BatchNotificationDispatcher, NotificationFilter, NotificationResult,
-                              Notifier, get_batch_notification_listener)
+from messaging.notify import (
+    BatchNotificationDispatcher,
+    NotificationFilter,
+    NotificationResult,
+    Notifier,
+    get_batch_notification_listener,
+)
 from messaging.testing import Recorder, running_server
 from messaging.transport import get_notification_transport
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from messaging import (ExecutorLoadFailure, InvalidTarget, NoOpSerializer, NotSupported, Target)
+from messaging import ExecutorLoadFailure, InvalidTarget, NoOpSerializer, NotSupported, Target
 from messaging.driver import Capabilities
 from messaging.notify import NotificationResult, Notifier, get_notification_listener
 from messaging.notify.dispatcher import PRIORITIES

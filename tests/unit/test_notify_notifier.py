@@ -192,7 +192,7 @@ def test_is_enabled(driver, enabled):
 
 def test_unknown_driver_is_a_clear_error():
     transport, _ = make_transport()
-    with pytest.raises(NotifierDriverLoadFailure, match="nosuch.*installed.*messagingv2") as e:
+    with pytest.raises(NotifierDriverLoadFailure, match=r"nosuch.*installed.*messagingv2") as e:
         Notifier(transport, driver=["messagingv2", "nosuch"])
     assert isinstance(e.value, DriverLoadFailure)
 

@@ -11,8 +11,12 @@ import pytest
 
 from messaging import Target
 from messaging.driver import IncomingMessage
-from messaging.notify import NotificationDispatcher, NotificationResult, Notifier
-from messaging.notify import get_notification_listener
+from messaging.notify import (
+    NotificationDispatcher,
+    NotificationResult,
+    Notifier,
+    get_notification_listener,
+)
 from messaging.testing import Recorder, running_server
 from messaging.transport import get_notification_transport
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+import uuid
 
 import pytest
 
@@ -107,7 +108,8 @@ def test_a_driver_without_rules_gets_everything(tmp_path):
 
 def test_routed_messaging_driver_sends_on_the_notifiers_topics(tmp_path):
     path = _write(tmp_path, "g:\n  messagingv2:\n    accepted_events: [a.*]\n")
-    transport, notifier = _notifier(path, topics=["routed"])
+    topic = f"routed_{uuid.uuid4().hex[:12]}"
+    transport, notifier = _notifier(path, topics=[topic])
     with transport:
         sent = []
         orig = transport.notify
@@ -115,7 +117,7 @@ def test_routed_messaging_driver_sends_on_the_notifiers_topics(tmp_path):
                                                      orig(target, *a, **k))
         notifier.info({}, "a.b", {})
         notifier.info({}, "c.d", {})
-        assert sent == ["routed.info"]
+        assert sent == [f"{topic}.info"]
 
 
 def test_drivers_for_lists_file_order(routed):

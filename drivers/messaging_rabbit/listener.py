@@ -1,0 +1,392 @@
+"""RPC servers and notification listeners: their queues, messages and replies.
+
+Each listener owns one :class:`~messaging_rabbit.connection.IOConnection`
+(as oslo.messaging gives each its own connection). Deliveries are parsed on
+its I/O thread and queued for :meth:`RabbitListener.poll`; acks, rejects,
+replies and call-monitor heartbeats from the executor's threads are handed
+back to that I/O thread, never run on the caller's thread.
+
+Delivery guarantees (the driver's ``capabilities`` say the same):
+
+- RPC requests are at-most-once, as in oslo: the core acknowledges them
+  before dispatch; a request redelivered because its ack was lost with the
+  connection is recognised by its ``_unique_id`` and dropped; requests still
+  buffered when the channel was lost are dropped locally (the broker
+  redelivers them).
+- Notifications are at-least-once: they are acknowledged only when the
+  endpoint returns; ``requeue`` is ``basic.reject(requeue=True)``.
+- A malformed body is logged, rejected without requeue, and the listener
+  keeps serving.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+
+import amqp
+
+from messaging.driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
+from messaging.envelope import (
+    MalformedMessage,
+    build_heartbeat,
+    build_reply,
+    parse_notification,
+    parse_request,
+    unwrap,
+    wrap,
+)
+
+from .codec import decode_body, encode_body
+from .connection import IOConnection, Publish, Session, Subscription
+from .options import Settings
+from .topology import QueueSpec
+
+__all__ = ["NotificationMessage", "ObsoleteReplyQueues", "RabbitListener", "RpcMessage"]
+
+LOG = logging.getLogger(__name__)
+_STOP = object()
+#: Request ``_unique_id``s remembered to drop redeliveries (oslo keeps 16).
+_DEDUP_SIZE = 1024
+#: Seconds between two attempts to deliver a reply whose queue is missing (oslo's).
+_REPLY_RETRY_DELAY = 0.25
+
+
+class ObsoleteReplyQueues:
+    """Reply queues found missing for longer than the retry timeout; replies to them are dropped.
+
+    Shared by the listeners of one driver, bounded (oslo keeps 200 for 60 s).
+    """
+
+    def __init__(self, size: int = 200, ttl: float = 60.0) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._entries: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, reply_q: str) -> None:
+        with self._lock:
+            self._entries[reply_q] = time.monotonic() + self._ttl
+            self._entries.move_to_end(reply_q)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def __contains__(self, reply_q: object) -> bool:
+        if not self._entries or not isinstance(reply_q, str):
+            return False
+        with self._lock:
+            until = self._entries.get(reply_q)
+            if until is None:
+                return False
+            if until < time.monotonic():
+                del self._entries[reply_q]
+                return False
+            return True
+
+
+class _Settle:
+    """Ack or reject one delivery once, on the I/O thread, on the channel it came from."""
+
+    __slots__ = ("_conn", "_done", "_generation", "_tag")
+
+    def __init__(self, conn: IOConnection, tag: int, generation: int) -> None:
+        self._conn = conn
+        self._tag = tag
+        self._generation = generation
+        self._done = False
+
+    def ack(self) -> None:
+        if not self._done:
+            self._done = True
+            self._conn.run(partial(_ack, self._tag), generation=self._generation, retry=0)
+
+    def reject(self, requeue: bool) -> None:
+        if not self._done:
+            self._done = True
+            self._conn.run(partial(_reject, self._tag, requeue), generation=self._generation,
+                           retry=0)
+
+
+def _ack(tag: int, session: Session) -> None:
+    session.channel.basic_ack(tag)
+
+
+def _reject(tag: int, requeue: bool, session: Session) -> None:
+    session.channel.basic_reject(tag, requeue=requeue)
+
+
+class RpcMessage(RpcIncomingMessage):
+    """An RPC request received by a :class:`RabbitListener`."""
+
+    def __init__(self, listener: RabbitListener, ctxt: dict[str, Any], message: dict[str, Any],
+                 settle: _Settle, generation: int, msg_id: str | None, reply_q: str | None,
+                 client_timeout: float | None) -> None:
+        super().__init__(ctxt, message)
+        self._listener = listener
+        self._settle = settle
+        self.generation = generation
+        self.msg_id = msg_id
+        self.reply_q = reply_q
+        self.client_timeout = client_timeout
+
+    @property
+    def wants_reply(self) -> bool:
+        """True for a call (the request carries ``_msg_id`` and ``_reply_q``)."""
+        return self.msg_id is not None and self.reply_q is not None
+
+    def acknowledge(self) -> None:
+        """Ack the request (the core does it before dispatch: at-most-once)."""
+        self._settle.ack()
+
+    def requeue(self) -> None:
+        """Give the request back to the queue."""
+        self._settle.reject(requeue=True)
+
+    def reply(self, reply: Reply) -> None:
+        """Send the final answer (``ending: true``) to the caller's reply queue; never raises."""
+        if not self.wants_reply:
+            return
+        try:
+            self._listener.send_reply(self, reply)
+        except Exception:
+            LOG.exception("Failed to send the reply to message ID %s", self.msg_id)
+
+    def heartbeat(self) -> None:
+        """Tell the caller the call still runs (``ending: false``); cheap, never raises."""
+        if not self.wants_reply:
+            return
+        try:
+            self._listener.send_heartbeat(self)
+        except Exception:
+            LOG.exception("Failed to send a call-monitor heartbeat to message ID %s",
+                          self.msg_id)
+
+
+class NotificationMessage(IncomingMessage):
+    """A notification received by a :class:`RabbitListener`."""
+
+    def __init__(self, ctxt: dict[str, Any], message: dict[str, Any], settle: _Settle,
+                 generation: int) -> None:
+        super().__init__(ctxt, message)
+        self._settle = settle
+        self.generation = generation
+
+    def acknowledge(self) -> None:
+        """Ack: the broker forgets the notification."""
+        self._settle.ack()
+
+    def requeue(self) -> None:
+        """``basic.reject(requeue=True)``: the broker delivers it again."""
+        self._settle.reject(requeue=True)
+
+
+class RabbitListener(Listener):
+    """Messages of one subscription (an RPC server's three queues, or notification queues).
+
+    :param rpc: parse deliveries as RPC requests (else as notifications).
+    """
+
+    def __init__(self, conn: IOConnection, settings: Settings, queues: list[QueueSpec], *,
+                 rpc: bool, obsolete: ObsoleteReplyQueues,
+                 on_cleanup: Callable[[RabbitListener], None] | None = None) -> None:
+        self._conn = conn
+        self._settings = settings
+        self._rpc = rpc
+        self._obsolete = obsolete
+        self._on_cleanup = on_cleanup
+        self._incoming: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stopped = False
+        self._cleaned = False
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._sub = Subscription(queues, self._on_message)
+        #: the queues this listener consumes (for introspection and tests)
+        self.queues = list(queues)
+
+    @property
+    def connection(self) -> IOConnection:
+        """The listener's own connection (tests read ``name`` and ``connects``)."""
+        return self._conn
+
+    def start(self) -> Future[None]:
+        """Declare the queues and start consuming; the future completes once consuming."""
+        return self._conn.subscribe(self._sub)
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _on_message(self, message: amqp.Message, generation: int) -> None:
+        tag = message.delivery_info["delivery_tag"]
+        settle = _Settle(self._conn, tag, generation)
+        if self._stopped:
+            message.channel.basic_reject(tag, requeue=True)
+            return
+        try:
+            inner = unwrap(decode_body(message.body, message.headers))
+            incoming = self._rpc_message(inner, settle, generation) if self._rpc \
+                else self._notification(inner, settle, generation)
+        except MalformedMessage as exc:
+            LOG.warning("Rejecting a malformed message from queue of routing key %r: %s",
+                        message.delivery_info.get("routing_key"), exc)
+            message.channel.basic_reject(tag, requeue=False)
+            return
+        if incoming is None:  # a duplicate, acked and dropped
+            message.channel.basic_ack(tag)
+            return
+        self._incoming.put(incoming)
+
+    def _rpc_message(self, inner: dict[str, Any], settle: _Settle,
+                     generation: int) -> RpcMessage | None:
+        request = parse_request(inner)
+        unique_id = request.unique_id
+        if isinstance(unique_id, str):
+            if unique_id in self._seen:
+                LOG.warning("Dropping duplicate RPC request %s (unique ID %s)",
+                            request.msg_id, unique_id)
+                return None
+            self._seen[unique_id] = None
+            if len(self._seen) > _DEDUP_SIZE:
+                self._seen.popitem(last=False)
+        reply_q = inner.get("_reply_q")
+        return RpcMessage(self, request.ctxt, request.message, settle, generation,
+                          request.msg_id if isinstance(request.msg_id, str) else None,
+                          reply_q if isinstance(reply_q, str) else None,
+                          request.client_timeout)
+
+    @staticmethod
+    def _notification(inner: dict[str, Any], settle: _Settle,
+                      generation: int) -> NotificationMessage:
+        ctxt, message = parse_notification(inner)
+        return NotificationMessage(ctxt, message, settle, generation)
+
+    # ------------------------------------------------------------------ any thread
+
+    def poll(self, timeout: float | None = None, max_messages: int = 1,
+             ) -> list[IncomingMessage]:
+        """Up to ``max_messages`` messages, waiting up to ``timeout`` (None: until stopped)."""
+        if self._stopped:
+            return []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out: list[IncomingMessage] = []
+        while not out:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._incoming.get(timeout=remaining)
+            except queue.Empty:
+                return []
+            if item is _STOP or self._stopped:
+                self._incoming.put(_STOP)  # wake any other poller too
+                return []
+            self._keep_if_current(item, out)
+            while len(out) < max_messages:
+                try:
+                    item = self._incoming.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._incoming.put(_STOP)
+                    break
+                self._keep_if_current(item, out)
+            if deadline is not None and not out and time.monotonic() >= deadline:
+                return []
+        return out
+
+    def _keep_if_current(self, item: Any, out: list[IncomingMessage]) -> None:
+        if item.generation == self._conn.generation:
+            out.append(item)
+        else:
+            LOG.debug("Dropping a message received before a reconnect (the broker "
+                      "redelivers it)")
+
+    def stop(self) -> None:
+        """Stop taking messages: cancel the consumers, hand buffered ones back, wake poll."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._incoming.put(_STOP)
+        self._conn.unsubscribe(self._sub)
+        while True:
+            try:
+                item = self._incoming.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                item._settle.reject(requeue=True)
+        self._incoming.put(_STOP)
+
+    def cleanup(self) -> None:
+        """Stop, flush pending replies and acks, delete the owned fanout queue, disconnect."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        self.stop()
+        self._conn.close()
+        if self._on_cleanup is not None:
+            self._on_cleanup(self)
+
+    # ------------------------------------------------------------------ replies
+
+    def send_reply(self, message: RpcMessage, reply: Reply) -> None:
+        """Publish the final reply, retrying while its reply queue is missing (as oslo)."""
+        reply_q, msg_id = message.reply_q, message.msg_id
+        assert reply_q is not None and msg_id is not None
+        if reply_q in self._obsolete:
+            LOG.debug("Not replying to message ID %s: reply queue %s is gone", msg_id, reply_q)
+            return
+        try:
+            body, headers = encode_body(wrap(build_reply(msg_id, reply)),
+                                        self._settings.kombu_compression)
+        except (TypeError, ValueError) as exc:
+            LOG.error("Cannot serialize the reply to message ID %s: %s", msg_id, exc)
+            failure = {"class": type(exc).__name__, "module": "builtins",
+                       "message": f"Cannot serialize the result: {exc}", "tb": [],
+                       "args": [f"Cannot serialize the result: {exc}"], "kwargs": {}}
+            body, headers = encode_body(wrap(build_reply(msg_id, Reply(failure=failure))),
+                                        self._settings.kombu_compression)
+        deadline = time.monotonic() + self._settings.kombu_missing_consumer_retry_timeout
+        self._publish_reply(reply_q, msg_id, body, headers, deadline)
+
+    def _publish_reply(self, reply_q: str, msg_id: str, body: bytes,
+                       headers: dict[str, Any] | None, deadline: float) -> None:
+        publish = Publish(None, reply_q, body, mandatory=True, deadline=deadline,
+                          headers=headers)
+        future = self._conn.publish(publish)
+        future.add_done_callback(partial(self._reply_done, reply_q, msg_id, body, headers,
+                                         deadline))
+
+    def _reply_done(self, reply_q: str, msg_id: str, body: bytes,
+                    headers: dict[str, Any] | None, deadline: float,
+                    future: Future[bool]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            LOG.error("The reply to message ID %s (reply queue %s) could not be sent: %s",
+                      msg_id, reply_q, exc)
+            return
+        if not future.result():
+            return
+        if time.monotonic() + _REPLY_RETRY_DELAY >= deadline or self._conn.closed:
+            self._obsolete.add(reply_q)
+            LOG.error("The reply to message ID %s failed to send after %d seconds due to a "
+                      "missing queue (%s). Abandoning...", msg_id,
+                      self._settings.kombu_missing_consumer_retry_timeout, reply_q)
+            return
+        LOG.debug("The reply to message ID %s could not be routed (reply queue %s missing); "
+                  "retrying", msg_id, reply_q)
+        self._conn.call_later(_REPLY_RETRY_DELAY, partial(
+            self._publish_reply, reply_q, msg_id, body, headers, deadline))
+
+    def send_heartbeat(self, message: RpcMessage) -> None:
+        """Publish one call-monitor heartbeat; dropped if the bus is unreachable."""
+        reply_q, msg_id = message.reply_q, message.msg_id
+        assert reply_q is not None and msg_id is not None
+        if reply_q in self._obsolete:
+            return
+        body, headers = encode_body(wrap(build_heartbeat(msg_id)),
+                                    self._settings.kombu_compression)
+        self._conn.publish(Publish(None, reply_q, body, mandatory=True, retry=0,
+                                   headers=headers))
