@@ -31,9 +31,9 @@ import collections
 import heapq
 import itertools
 import logging
+import math
 import os
 import select
-import selectors
 import socket
 import ssl
 import sys
@@ -278,8 +278,8 @@ class IOConnection:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._wake_pending = False
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._poller = select.poll()
+        self._poller.register(self._wake_r, select.POLLIN)
         self._sock: Any = None
         self._readable: Any = None
         self._session: Session | None = None
@@ -371,7 +371,7 @@ class IOConnection:
         with self._start_lock:
             thread = self._thread
         if thread is None:
-            self._fail_all(MessageDeliveryFailure("connection closed"))
+            self._fail_all("connection closed")
             self._close_fds()
             self._closed.set()
             return
@@ -394,7 +394,8 @@ class IOConnection:
                 _settle(task.future, exc=self._delivery_failure(task))
                 return
         self._queue.append(task)
-        self.start()
+        if self._thread is None:
+            self.start()
         if threading.get_ident() != self._ident:
             self._wake()
 
@@ -430,7 +431,7 @@ class IOConnection:
             self._shutdown()
         except BaseException:  # a bug: never leave callers waiting on a dead thread
             LOG.exception("I/O thread of connection %s crashed", self.name)
-            self._fail_all(MessageDeliveryFailure("connection I/O thread crashed"))
+            self._fail_all("connection I/O thread crashed")
         finally:
             self._close_fds()
             self._closed.set()
@@ -451,25 +452,35 @@ class IOConnection:
             backlog.popleft()
             self._current = None
         self._run_timers()
-        if self._queue:
+        if self._queue or self._backlog:
             timeout = 0.0
         else:
             timeout = self._wait_time()
-        buffered = bool(getattr(session.amqp_connection.transport, "_read_buffer", b""))
-        pending_ssl = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending()
-        if buffered or pending_ssl:
-            timeout = 0.0
-        ready = self._selector.select(timeout)
-        for key, _events in ready:
-            if key.data == "wake":
-                try:
-                    while os.read(self._wake_r, 4096):
-                        pass
-                except (BlockingIOError, OSError):
-                    pass
-        if ready or buffered or pending_ssl:
+        buffered = self._buffered(session)
+        events = self._poller.poll(0 if buffered else math.ceil(timeout * 1000))
+        readable = buffered
+        for fd, _event in events:
+            if fd == self._wake_r:
+                self._clear_wakeups()
+            else:
+                readable = True
+        if readable:
             self._drain(session)
         self._heartbeat(session)
+
+    def _buffered(self, session: Session) -> bool:
+        """Bytes already read from the socket (py-amqp's buffer, TLS) wait for parsing."""
+        if getattr(session.amqp_connection.transport, "_read_buffer", b""):
+            return True
+        sock = self._sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def _clear_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
 
     def _wait_time(self) -> float:
         now = time.monotonic()
@@ -479,16 +490,21 @@ class IOConnection:
         return max(0.0, until - now)
 
     def _drain(self, session: Session) -> None:
-        """Read the frames available now (at most a batch), without blocking."""
+        """Read the frames available now (at most a batch); called once the socket is readable.
+
+        One frame per ``blocking_read``, and a ``poll(0)`` before the next:
+        cheaper than ``drain_events(timeout=0)``, which switches the socket's
+        timeout twice and ends every batch with an exception.
+        """
         conn = session.amqp_connection
         transport = conn.transport
         readable = self._readable
         for _ in range(_DRAIN_BATCH):
-            if self._session is not session:
-                return
             try:
-                conn.drain_events(timeout=0)
-            except TimeoutError:
+                conn.blocking_read(None)
+            except TimeoutError:  # a frame cut short: the rest comes, or heartbeats notice
+                return
+            if self._session is not session:
                 return
             if not (getattr(transport, "_read_buffer", b"") or readable.poll(0)):
                 return
@@ -588,6 +604,10 @@ class IOConnection:
             kconn = kombu.Connection(**self._connection_kwargs(host))
             kconn.ensure_connection(max_retries=0)
             raw = kconn.connection
+            # Reads block at most this long once a frame started (a peer dying
+            # mid-frame), writes too (a peer not reading); heartbeats catch the rest.
+            threshold = self.settings.heartbeat_timeout_threshold
+            raw.sock.settimeout(float(threshold) if threshold > 0 else 60.0)
             self._generation += 1
             session = Session(kconn, raw, raw.channel(), self._generation, True, label)
             self._setup_session(session)
@@ -611,13 +631,8 @@ class IOConnection:
 
     def _wait_disconnected(self, delay: float) -> None:
         """Sleep until the next attempt, waking for close() and to drop expired work."""
-        ready = self._selector.select(min(delay, 0.5))
-        if ready:
-            try:
-                while os.read(self._wake_r, 4096):
-                    pass
-            except (BlockingIOError, OSError):
-                pass
+        if self._poller.poll(math.ceil(min(delay, 0.5) * 1000)):
+            self._clear_wakeups()
         self._take_tasks()
         now = time.monotonic()
         keep: collections.deque[_Task] = collections.deque()
@@ -629,17 +644,21 @@ class IOConnection:
         self._backlog = keep
 
     def _watch_socket(self, session: Session) -> None:
-        if self._sock is not None:
-            try:
-                self._selector.unregister(self._sock)
-            except (KeyError, ValueError, OSError):
-                pass
+        self._forget_socket()
         self._sock = session.amqp_connection.sock
-        self._selector.register(self._sock, selectors.EVENT_READ, "sock")
+        self._poller.register(self._sock, select.POLLIN)
         self._readable = select.poll()
         self._readable.register(self._sock, select.POLLIN)
         if isinstance(self._sock, ssl.SSLSocket):
             self._readable = _SSLReadable(self._sock, self._readable)
+
+    def _forget_socket(self) -> None:
+        if self._sock is not None:
+            try:
+                self._poller.unregister(self._sock)
+            except (KeyError, ValueError, OSError):
+                pass
+            self._sock = None
 
     def _setup_session(self, session: Session) -> None:
         ch = session.channel
@@ -824,12 +843,7 @@ class IOConnection:
         LOG.warning("Lost connection %s to %s (%s): %s; reconnecting", self.name,
                     session.host, self.purpose, errors.describe(exc))
         self._requeue_in_flight(session, current)
-        if self._sock is not None:
-            try:
-                self._selector.unregister(self._sock)
-            except (KeyError, ValueError, OSError):
-                pass
-            self._sock = None
+        self._forget_socket()
         self._release(session.kconn)
         self._next_attempt = time.monotonic() + self.settings.kombu_reconnect_delay
 
@@ -865,7 +879,8 @@ class IOConnection:
         except Exception:
             LOG.debug("Releasing a broken connection raised", exc_info=True)
 
-    def _fail_all(self, exc: BaseException) -> None:
+    def _fail_all(self, reason: str) -> None:
+        """Fail every queued, delayed and unconfirmed task (each with its own exception)."""
         # Delayed work (nacked publishes, reply retries) re-enters the backlog to fail too.
         timers, self._timers = self._timers, []
         for _, _, fn in timers:
@@ -875,12 +890,12 @@ class IOConnection:
                 LOG.debug("Delayed work failed while closing", exc_info=True)
         self._take_tasks()
         for task in self._backlog:
-            _settle(task.future, exc=exc)
+            _settle(task.future, exc=MessageDeliveryFailure(reason))
         self._backlog.clear()
         session = self._session
         if session is not None:
             for p in session.pending.values():
-                _settle(p.future, exc=exc)
+                _settle(p.future, exc=MessageDeliveryFailure(reason))
             session.pending.clear()
 
     def _shutdown(self) -> None:
@@ -897,8 +912,10 @@ class IOConnection:
                     self._backlog.popleft()
                     self._current = None
                 while session.pending and time.monotonic() < deadline:
-                    self._selector.select(min(0.05, max(0.0, deadline - time.monotonic())))
-                    self._drain(session)
+                    if self._buffered(session) or self._poller.poll(50):
+                        self._clear_wakeups()
+                        if self._buffered(session) or self._readable.poll(0):
+                            self._drain(session)
                 ch = session.channel
                 for sub in self._subs:
                     sub.active = False
@@ -909,7 +926,7 @@ class IOConnection:
                 self._owned.clear()
             except Exception as exc:
                 LOG.debug("Closing connection %s: %s", self.name, errors.describe(exc))
-            self._fail_all(MessageDeliveryFailure("connection closed"))
+            self._fail_all("connection closed")
             self._session = None
             try:
                 session.amqp_connection.close()
@@ -917,14 +934,10 @@ class IOConnection:
                 LOG.debug("Closing connection %s raised", self.name, exc_info=True)
             self._release(session.kconn)
         else:
-            self._fail_all(MessageDeliveryFailure("connection closed"))
+            self._fail_all("connection closed")
         LOG.debug("Connection %s (%s) closed", self.name, self.purpose)
 
     def _close_fds(self) -> None:
-        try:
-            self._selector.close()
-        except Exception:
-            pass
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)

@@ -121,9 +121,12 @@ class RabbitDriver(Driver):
         exchange = control_exchange(self.settings, self._exchange_name(target))
         return exchange, f"{topic}.{target.server}" if target.server else topic
 
-    def _encode(self, obj: Any) -> tuple[bytes, dict[str, Any] | None]:
+    def _encode(self, inner: Mapping[str, Any], envelope: bool = True,
+                ) -> tuple[bytes, dict[str, Any] | None]:
+        """Body bytes (the 2.0 envelope of ``inner``, or ``inner`` bare) and headers."""
         try:
-            return encode_body(obj, self.settings.kombu_compression)
+            return encode_body(wrap(inner) if envelope else inner,
+                               self.settings.kombu_compression)
         except (TypeError, ValueError) as exc:
             raise MessageDeliveryFailure(f"Cannot serialize the message: {exc}") from None
 
@@ -147,7 +150,7 @@ class RabbitDriver(Driver):
         msg_id = new_id()
         inner = build_request(message, ctxt, msg_id=msg_id, reply_q=replies.queue_name,
                               timeout=call_monitor_timeout)
-        body, headers = self._encode(wrap(inner))
+        body, headers = self._encode(inner)
         exchange, routing_key = self._route(target)
         publish = Publish(exchange, routing_key, body, deadline=deadline, expire=True,
                           retry=retry, headers=headers)
@@ -163,7 +166,7 @@ class RabbitDriver(Driver):
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
         """Publish a request and wait for the broker's confirm (not for a server)."""
-        body, headers = self._encode(wrap(build_request(message, ctxt)))
+        body, headers = self._encode(build_request(message, ctxt))
         exchange, routing_key = self._route(target)
         publish = Publish(exchange, routing_key, body, retry=retry, headers=headers)
         self._wait_confirm(self._client_connection().publish(publish))
@@ -172,7 +175,7 @@ class RabbitDriver(Driver):
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish to ``<topic>.<priority>``, declaring that queue first (as oslo does)."""
         inner = build_notification(message, ctxt)
-        body, headers = self._encode(wrap(inner) if version == 2.0 else inner)
+        body, headers = self._encode(inner, envelope=version == 2.0)
         topic = target.topic or ""
         exchange_name = self._exchange_name(target)
         queue = notification_queue(self.settings, exchange_name, topic)

@@ -49,12 +49,23 @@ class ReplyWaiter:
         self._ready: Future[None] | None = None
 
     def ensure_started(self) -> None:
-        """Queue the reply queue's declaration and consumer (once; redone after reconnects)."""
-        if self._ready is None or (self._ready.done() and self._ready.exception()):
-            with self._lock:
-                ready = self._ready
-                if ready is None or (ready.done() and ready.exception()):
-                    self._ready = self._conn.subscribe(self._sub)
+        """Queue the reply queue's declaration and consumer (once; redone after reconnects).
+
+        Queued before the first request, so the queue exists before any reply
+        can be sent to it. If it fails (e.g. a refused login), the next call
+        tries again.
+        """
+        if self._ready is not None:
+            return
+        with self._lock:
+            if self._ready is None:
+                ready = self._conn.subscribe(self._sub)
+                self._ready = ready
+                ready.add_done_callback(self._subscribed)
+
+    def _subscribed(self, future: Future[None]) -> None:
+        if future.exception() is not None:
+            self._ready = None
 
     def register(self, msg_id: str) -> queue.SimpleQueue[Any]:
         """Start collecting replies to ``msg_id``."""
@@ -67,9 +78,13 @@ class ReplyWaiter:
         self._waiters.pop(msg_id, None)
 
     def fail(self, msg_id: str, future: Future[Any]) -> None:
-        """Done-callback of a request's publish: wake the caller if it failed."""
+        """Done-callback of a request's publish: wake the caller if it failed.
+
+        A request dropped at its deadline is not forwarded: the caller's own
+        timeout, due at the same moment, says more.
+        """
         exc = future.exception()
-        if exc is not None:
+        if exc is not None and not isinstance(exc, MessagingTimeout):
             q = self._waiters.get(msg_id)
             if q is not None:
                 q.put(exc)

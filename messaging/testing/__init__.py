@@ -11,6 +11,10 @@ registered through the ``pytest11`` entry point and provides the fixtures
 Tests read ``transport.capabilities`` to skip what a driver declares it does
 not offer. A broker that cannot be reached skips the kit, unless
 ``MESSAGING_REQUIRE_BROKERS=1``, where it fails.
+
+Every test uses fresh topic names, but topic and notification queues outlive
+their consumers (as on oslo.messaging), so point the kit at a virtual host of
+its own and delete it afterwards (``tox -e func-rabbit`` does).
 """
 
 from .helpers import Recorder, running_server, wait_for

@@ -277,16 +277,28 @@ class PrivateNode:
 
     SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
-    def __init__(self, vhost: str) -> None:
+    def __init__(self, vhost: str, tls: dict[str, str] | None = None) -> None:
+        """``tls``: paths ``ca``, ``cert``, ``key``; the node then listens on TLS only
+        and requires a client certificate signed by ``ca``."""
         self.vhost = vhost
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="msg-rabbit-node-")
         self.node = f"msgtest-{os.getpid()}-{self.port}@localhost"
+        self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
         for sub in ("mnesia", "log"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        if tls:
+            listeners = (f"listeners.tcp = none\nlisteners.ssl.default = 127.0.0.1:{self.port}\n"
+                         f"ssl_options.cacertfile = {tls['ca']}\n"
+                         f"ssl_options.certfile = {tls['cert']}\n"
+                         f"ssl_options.keyfile = {tls['key']}\n"
+                         "ssl_options.verify = verify_peer\n"
+                         "ssl_options.fail_if_no_peer_cert = true\n")
+        else:
+            listeners = f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
         with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
-            f.write(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            f.write(listeners +
                     f"default_vhost = {vhost}\ndefault_user = guest\ndefault_pass = guest\n"
                     "log.console = false\nlog.file.level = warning\n")
         for name, text in (("advanced.config", "[].\n"), ("enabled_plugins", "[].\n"),
@@ -315,8 +327,11 @@ class PrivateNode:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Start the node and wait until it accepts AMQP logins on the vhost."""
+    def start(self, timeout: float = 90.0, ssl: Any = None) -> None:
+        """Start the node and wait until it accepts AMQP logins on the vhost.
+
+        ``ssl``: kombu's ``ssl`` argument for the readiness check of a TLS node.
+        """
         if self.running:
             return
         log = open(os.path.join(self.dir, "log", "stdout.log"), "ab")
@@ -329,7 +344,8 @@ class PrivateNode:
         def accepts() -> bool:
             if not self.running:
                 raise AssertionError(f"private RabbitMQ node exited; see {self.dir}/log")
-            conn = kombu.Connection(f"amqp://{self.url_host}/{self.vhost}", connect_timeout=1)
+            conn = kombu.Connection(f"amqp://{self.url_host}/{self.vhost}", connect_timeout=1,
+                                    ssl=ssl or False)
             try:
                 conn.ensure_connection(max_retries=0)
                 return True
@@ -373,3 +389,11 @@ def private_node(_private_node: PrivateNode) -> PrivateNode:
     """A private RabbitMQ node (shared by the session), running when the test starts."""
     _private_node.start()
     return _private_node
+
+
+@pytest.fixture(scope="session")
+def private_node_class() -> type[PrivateNode]:
+    """:class:`PrivateNode`, for tests that need a node of their own (e.g. TLS)."""
+    if not os.path.exists(PrivateNode.SERVER):
+        pytest.skip(f"{PrivateNode.SERVER} not found: cannot start a private node")
+    return PrivateNode

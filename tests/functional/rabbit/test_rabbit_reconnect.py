@@ -7,7 +7,6 @@ close_connection`` (the system node is never restarted).
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -48,22 +47,23 @@ def test_a_deleted_queue_is_declared_and_consumed_again(make_driver, serve, rmq,
 
 def test_a_call_in_flight_survives_the_clients_reconnect(make_driver, serve, rmq, topic):
     driver = make_driver(QUICK)
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def slow(msg):
         started.set()
-        time.sleep(2.0)
+        release.wait(20)
         return "late but fine"
 
     serve(driver.listen(Target(topic=topic, server="s1")), slow)
     result = {}
-    caller = threading.Thread(target=lambda: result.setdefault("r", _call(driver, topic, 20)))
+    caller = threading.Thread(target=lambda: result.setdefault("r", _call(driver, topic, 30)))
     caller.start()
     assert started.wait(10)
     rmq.close_connection(driver._client.name)
+    rmq.wait_until(lambda: driver._client.connects == 2, what="the client reconnects")
+    release.set()  # the reply goes to the reply queue, consumed again after the reconnect
     caller.join(25)
     assert result["r"].result == "late but fine"
-    assert driver._client.connects == 2
 
 
 def test_casts_sent_across_a_reconnect_are_not_lost(make_driver, serve, rmq, topic):
@@ -111,3 +111,37 @@ def test_unacked_notifications_come_back_after_a_reconnect(make_driver, rmq, top
     assert listener.poll(timeout=0.5) == []
     listener.cleanup()
     rmq.wait_until(lambda: rmq.queues()[f"{topic}.info"]["messages"] == 0, what="acked")
+
+
+def test_a_deleted_exchange_is_declared_again_on_a_new_channel(driver, rmq, url, topic):
+    import kombu
+
+    exchange = f"ex_{topic}"
+    target = Target(topic=topic, exchange=exchange)
+    driver.cast(target, {}, {"method": "first", "args": {}})
+    assert driver._client.generation == 1
+    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:
+        raw.default_channel.exchange_delete(exchange)
+    assert exchange not in rmq.exchanges()
+    # The publish hits the missing exchange: 404 closes the channel; the driver
+    # opens another on the same connection, declares again and re-sends the
+    # unconfirmed cast, which the broker then confirms.
+    driver.cast(target, {}, {"method": "second", "args": {}})
+    assert driver._client.generation == 2 and driver._client.connects == 1
+    assert exchange in rmq.exchanges()
+
+
+def test_a_refused_declaration_fails_only_that_send(driver, serve, url, topic):
+    import kombu
+
+    from messaging.exceptions import MessageDeliveryFailure
+
+    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:
+        kombu.Queue(f"{topic}.info", kombu.Exchange("openstack", "topic", durable=False),
+                    f"{topic}.info", queue_arguments={"x-max-length": 5},
+                    channel=raw.default_channel).declare()
+    with pytest.raises(MessageDeliveryFailure, match="PRECONDITION_FAILED"):
+        driver.notify(Target(topic=f"{topic}.info"), {}, {"priority": "INFO"})
+    server = serve(driver.listen(Target(topic=topic, server="s1")))
+    driver.cast(Target(topic=topic), {}, {"method": "still fine", "args": {}})
+    assert server.wait_count(1)[0].message["method"] == "still fine"

@@ -17,7 +17,6 @@ import pytest
 from kombu.serialization import dumps as kombu_dumps
 
 from messaging.driver import Reply
-from messaging.exceptions import MessagingTimeout
 from messaging.target import Target
 
 pytestmark = pytest.mark.rabbit
@@ -82,11 +81,13 @@ def _assert_oslo_properties(msg, expiration: bool) -> None:
 
 def test_a_call_request_is_oslos(driver, raw, topic):
     _topic_queue(raw, topic)
+    result = {}
+
     def call():
-        with pytest.raises(MessagingTimeout):
-            driver.call(Target(topic=topic), {"user": "alice"},
-                        {"method": "add", "args": {"a": 1}, "namespace": "ns1",
-                         "version": "1.3"}, timeout=5.0, call_monitor_timeout=4)
+        result["reply"] = driver.call(
+            Target(topic=topic), {"user": "alice"},
+            {"method": "add", "args": {"a": 1}, "namespace": "ns1", "version": "1.3"},
+            timeout=5.0, call_monitor_timeout=4)
 
     caller = threading.Thread(target=call)
     caller.start()
@@ -101,7 +102,14 @@ def test_a_call_request_is_oslos(driver, raw, topic):
     assert inner["_timeout"] == 4 and inner["_context_user"] == "alice"
     assert msg.delivery_info["exchange"] == "openstack"
     assert msg.delivery_info["routing_key"] == topic
-    caller.join()
+    # Answer as an oslo server would, so the call ends now.
+    kombu.Producer(raw.default_channel).publish(
+        {"oslo.version": "2.0", "oslo.message": json.dumps(
+            {"result": 2, "failure": None, "ending": True, "_msg_id": inner["_msg_id"],
+             "_unique_id": uuid.uuid4().hex})},
+        exchange="", routing_key=inner["_reply_q"], serializer="json")
+    caller.join(10)
+    assert result["reply"].result == 2
 
 
 def test_casts_fanouts_and_server_casts_are_oslos(driver, raw, topic):

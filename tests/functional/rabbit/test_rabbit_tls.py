@@ -1,0 +1,85 @@
+"""TLS end to end: ``ssl=1`` with a CA, a client certificate and hostname checking.
+
+A private node listens on TLS only and requires a client certificate; the
+certificates are made with the ``openssl`` command for this module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import ssl
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from messaging.exceptions import MessageDeliveryFailure
+from messaging.target import Target
+
+pytestmark = pytest.mark.rabbit
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _make_pki(where: str) -> dict[str, str]:
+    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=messaging-test-ca", "-keyout", "ca.key", "-out", "ca.pem", cwd=where)
+    with open(os.path.join(where, "san.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, cn in (("server", "localhost"), ("client", "guest")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=where)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", "san.cnf",
+                 "-out", f"{name}.pem", cwd=where)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=someone-else", "-keyout", "other.key", "-out", "other.pem", cwd=where)
+    return {name: os.path.join(where, name) for name in (
+        "ca.pem", "server.pem", "server.key", "client.pem", "client.key", "other.pem")}
+
+
+@pytest.fixture(scope="module")
+def tls_node(vhost: str, tmp_path_factory: pytest.TempPathFactory, private_node_class: Any,
+             ) -> Iterator[tuple[Any, dict[str, str]]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make certificates")
+    pki = _make_pki(str(tmp_path_factory.mktemp("pki")))
+    node = private_node_class(vhost, tls={"ca": pki["ca.pem"], "cert": pki["server.pem"],
+                                   "key": pki["server.key"]})
+    try:
+        node.start(ssl={"ca_certs": pki["ca.pem"], "cert_reqs": ssl.CERT_REQUIRED,
+                        "certfile": pki["client.pem"], "keyfile": pki["client.key"],
+                        "server_hostname": "localhost"})
+        yield node, pki
+    finally:
+        node.destroy()
+
+
+def _url(node: Any, vhost: str, pki: dict[str, str], ca: str) -> str:
+    query = "&".join(f"{k}={quote(v, safe='/')}" for k, v in {
+        "ssl": "1", "ssl_ca_file": pki[ca], "ssl_cert_file": pki["client.pem"],
+        "ssl_key_file": pki["client.key"]}.items())
+    return f"rabbit://guest:guest@localhost:{node.port}/{vhost}?{query}"
+
+
+def test_rpc_over_tls_with_a_client_certificate(tls_node, make_driver, serve, vhost, topic):
+    node, pki = tls_node
+    driver = make_driver(url_=_url(node, vhost, pki, "ca.pem"))
+    serve(driver.listen(Target(topic=topic, server="s1")), lambda m: "over tls")
+    assert driver.call(Target(topic=topic), {}, {"method": "m", "args": {}},
+                       timeout=20).result == "over tls"
+    driver.notify(Target(topic=f"{topic}.info"), {}, {"priority": "INFO"})
+
+
+def test_a_broker_certificate_from_another_ca_is_refused_at_once(tls_node, make_driver, vhost,
+                                                                  topic):
+    node, pki = tls_node
+    driver = make_driver(url_=_url(node, vhost, pki, "other.pem"))
+    with pytest.raises(MessageDeliveryFailure, match=r"(?i)certificate verify failed"):
+        driver.cast(Target(topic=topic), {}, {"method": "m", "args": {}})
