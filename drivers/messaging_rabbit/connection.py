@@ -281,6 +281,8 @@ class IOConnection:
         self._poller = select.poll()
         self._poller.register(self._wake_r, select.POLLIN)
         self._sock: Any = None
+        #: the socket's fd as registered (a closed socket's fileno() is -1)
+        self._sock_fd = -1
         self._readable: Any = None
         self._session: Session | None = None
         self._generation = 0
@@ -462,7 +464,7 @@ class IOConnection:
         for fd, _event in events:
             if fd == self._wake_r:
                 self._clear_wakeups()
-            else:
+            elif fd == self._sock_fd:
                 readable = True
         if readable:
             self._drain(session)
@@ -646,19 +648,23 @@ class IOConnection:
     def _watch_socket(self, session: Session) -> None:
         self._forget_socket()
         self._sock = session.amqp_connection.sock
-        self._poller.register(self._sock, select.POLLIN)
+        self._sock_fd = self._sock.fileno()
+        self._poller.register(self._sock_fd, select.POLLIN)
         self._readable = select.poll()
-        self._readable.register(self._sock, select.POLLIN)
+        self._readable.register(self._sock_fd, select.POLLIN)
         if isinstance(self._sock, ssl.SSLSocket):
             self._readable = _SSLReadable(self._sock, self._readable)
 
     def _forget_socket(self) -> None:
-        if self._sock is not None:
+        # By the number registered: once py-amqp closed the socket its fileno() is -1,
+        # and a stale registration would report another file's events as ours.
+        if self._sock_fd >= 0:
             try:
-                self._poller.unregister(self._sock)
+                self._poller.unregister(self._sock_fd)
             except (KeyError, ValueError, OSError):
                 pass
-            self._sock = None
+        self._sock = None
+        self._sock_fd = -1
 
     def _setup_session(self, session: Session) -> None:
         ch = session.channel

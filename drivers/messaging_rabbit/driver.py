@@ -155,6 +155,8 @@ class RabbitDriver(Driver):
         publish = Publish(exchange, routing_key, body, deadline=deadline, expire=True,
                           retry=retry, headers=headers)
         q = replies.register(msg_id)
+        LOG.debug("CALL msg_id %s to exchange %r routing key %r, reply queue %s", msg_id,
+                  exchange.name, routing_key, replies.queue_name)
         try:
             future = self._client_connection().publish(publish)
             future.add_done_callback(lambda f: replies.fail(msg_id, f))

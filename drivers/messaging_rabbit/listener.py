@@ -253,6 +253,8 @@ class RabbitListener(Listener):
             if len(self._seen) > _DEDUP_SIZE:
                 self._seen.popitem(last=False)
         reply_q = inner.get("_reply_q")
+        LOG.debug("Received request %s (msg_id %s, reply queue %s)", unique_id,
+                  request.msg_id, reply_q)
         return RpcMessage(self, request.ctxt, request.message, settle, generation,
                           request.msg_id if isinstance(request.msg_id, str) else None,
                           reply_q if isinstance(reply_q, str) else None,
@@ -349,6 +351,7 @@ class RabbitListener(Listener):
             body, headers = encode_body(wrap(build_reply(msg_id, Reply(failure=failure))),
                                         self._settings.kombu_compression)
         deadline = time.monotonic() + self._settings.kombu_missing_consumer_retry_timeout
+        LOG.debug("Sending the reply to msg_id %s to %s", msg_id, reply_q)
         self._publish_reply(reply_q, msg_id, body, headers, deadline)
 
     def _publish_reply(self, reply_q: str, msg_id: str, body: bytes,

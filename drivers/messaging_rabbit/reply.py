@@ -101,6 +101,7 @@ class ReplyWaiter:
             LOG.debug("No caller waits for reply to message ID %s (late or duplicate)",
                       frame.msg_id)
             return
+        LOG.debug("Received a reply to msg_id %s (ending: %s)", frame.msg_id, frame.ending)
         q.put(frame)
 
     def wait(self, msg_id: str, q: queue.SimpleQueue[Any], deadline: float,

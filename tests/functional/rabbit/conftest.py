@@ -356,6 +356,12 @@ class PrivateNode:
 
         wait_until(accepts, timeout=timeout, interval=0.3, what="the private node to start")
 
+    def ctl(self, *args: str) -> str:
+        """``rabbitmqctl`` against this node (for diagnostics; about a second per call)."""
+        out = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", self.node, "-q", *args],
+                             env=self.env, capture_output=True, text=True, timeout=60)
+        return out.stdout + out.stderr
+
     def stop(self) -> None:
         """Stop the node (SIGTERM: a clean shutdown, about a second)."""
         proc, self._proc = self._proc, None
