@@ -17,7 +17,7 @@ from typing import Any
 from .exceptions import InvalidTransportURL
 
 __all__ = ["Option", "DEFAULT_OPTIONS", "resolve_options", "read_option", "register_opts",
-           "list_opts", "OPTION_GROUPS"]
+           "list_opts", "OPTION_GROUPS", "all_option_groups"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -71,6 +71,23 @@ DEFAULT_OPTIONS: tuple[Option, ...] = (
 
 #: Every option group this library knows, filled in by the modules that own them.
 OPTION_GROUPS: dict[str, tuple[Option, ...]] = {"DEFAULT": DEFAULT_OPTIONS}
+#: Entry point group naming each installed package's option tables (group -> table).
+OPTIONS_NAMESPACE = "messaging.options"
+
+
+def all_option_groups() -> dict[str, tuple[Option, ...]]:
+    """Every option table installed, loading drivers' tables from their entry points."""
+    from importlib import metadata
+
+    groups = dict(OPTION_GROUPS)
+    for ep in metadata.entry_points(group=OPTIONS_NAMESPACE):
+        if ep.name in groups:
+            continue
+        try:
+            groups[ep.name] = tuple(ep.load())
+        except Exception:  # a driver whose client library is missing: skip its table
+            continue
+    return groups
 
 _MISSING = object()
 
@@ -134,7 +151,7 @@ def list_opts() -> list[tuple[str, list[Any]]]:
     kinds = {str: cfg.StrOpt, int: cfg.IntOpt, float: cfg.FloatOpt, bool: cfg.BoolOpt,
              list: cfg.ListOpt}
     out = []
-    for group, options in OPTION_GROUPS.items():
+    for group, options in all_option_groups().items():
         opts = []
         for o in options:
             kw: dict[str, Any] = {"default": o.default, "help": o.help}

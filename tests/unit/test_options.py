@@ -67,3 +67,32 @@ def test_global_conf_untouched_by_get_transport():
     before = set(cfg.CONF)
     messaging.get_transport(cfg.CONF, url="fake://").cleanup()
     assert set(cfg.CONF) == before
+
+
+def test_register_opts_includes_installed_drivers_tables():
+    pytest.importorskip("oslo_config.cfg")
+    import subprocess
+    import sys
+
+    # a fresh process: no driver module imported before register_opts
+    code = ("from oslo_config import cfg; import messaging; c = cfg.ConfigOpts(); c([]);"
+            "messaging.register_opts(c);"
+            "print(c.oslo_messaging_rabbit.heartbeat_timeout_threshold,"
+            " c.oslo_messaging_notifications.topics, c.rpc_response_timeout)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["60", "['notifications']", "60.0"]
+
+
+def test_oslo_config_values_reach_the_rabbit_driver():
+    cfg = pytest.importorskip("oslo_config.cfg")
+    pytest.importorskip("kombu")
+    import messaging
+    from messaging.options import all_option_groups, resolve_options
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    messaging.register_opts(conf)
+    conf.set_override("rabbit_qos_prefetch_count", 7, group="oslo_messaging_rabbit")
+    table = all_option_groups()["oslo_messaging_rabbit"]
+    assert resolve_options(conf, "oslo_messaging_rabbit", table)["rabbit_qos_prefetch_count"] == 7

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 from messaging_rabbit.driver import RabbitDriver
 
 from messaging.driver import IncomingMessage, Listener, Reply
+from messaging.testing.helpers import wait_for
 from messaging.url import TransportURL
 
 BROKER = ("127.0.0.1", 5672)
@@ -66,15 +66,8 @@ def ctl_json(*args: str, vhost: str | None = None) -> list[dict[str, Any]]:
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
                what: str = "condition") -> Any:
-    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds (the kit's wait_for)."""
+    return wait_for(predicate, timeout, interval, message=what)
 
 
 def free_port() -> int:
