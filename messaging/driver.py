@@ -55,7 +55,8 @@ class Capabilities:
 
     :param fanout: a cast with ``fanout=True`` reaches every server of a topic.
     :param competing_consumers: servers of one topic share its messages.
-    :param requeue: a listener can give a message back for redelivery.
+    :param requeue: a notification listener can give a message back for
+        redelivery (RPC requests are settled before dispatch and never requeued).
     :param durable_notifications: notifications sent before any listener
         exists are kept until one consumes them.
     :param call_monitor: servers send heartbeats while a call runs

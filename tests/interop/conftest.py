@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 import messaging
+from messaging.testing.helpers import wait_for
 
 BROKER = ("127.0.0.1", 5672)
 
@@ -142,14 +142,8 @@ def running() -> Iterator[Callable[[Any], Any]]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    """Poll ``predicate`` until truthy; fail after ``timeout`` (the kit's wait_for)."""
+    return wait_for(predicate, timeout, 0.02, message=what)
 
 
 @pytest.fixture
