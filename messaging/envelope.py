@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .driver import Reply
+from .driver import Reply, RpcIncomingMessage
+from .remote import serialize_exception
 
 __all__ = [
     "ENVELOPE_VERSION",
     "MalformedMessage",
     "Request",
+    "RequestMessage",
     "ReplyFrame",
     "dumps",
     "loads",
@@ -34,6 +36,7 @@ __all__ = [
     "build_request",
     "parse_request",
     "build_reply",
+    "wrap_reply",
     "build_heartbeat",
     "parse_reply",
     "build_notification",
@@ -174,7 +177,28 @@ def parse_request(inner: Mapping[str, Any]) -> Request:
         raise MalformedMessage("request args are not an object")
     if timeout is not None and not isinstance(timeout, int | float):
         timeout = None
-    return Request(ctxt, data, msg_id, reply_q, timeout, unique_id)
+    return Request(ctxt, data, msg_id if isinstance(msg_id, str) else None,
+                   reply_q if isinstance(reply_q, str) else None, timeout,
+                   unique_id if isinstance(unique_id, str) else None)
+
+
+class RequestMessage(RpcIncomingMessage):
+    """An RPC request parsed from the envelope: what drivers carrying it share.
+
+    Subclasses add how to settle (``acknowledge``/``requeue``) and how to
+    send ``reply``/``heartbeat`` to ``reply_q``.
+    """
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request.ctxt, request.message)
+        self.msg_id = request.msg_id
+        self.reply_q = request.reply_q
+        self.client_timeout = request.client_timeout
+
+    @property
+    def wants_reply(self) -> bool:
+        """True for a call: the request names a reply queue and a message id."""
+        return self.msg_id is not None and self.reply_q is not None
 
 
 @dataclass(frozen=True)
@@ -192,6 +216,18 @@ def build_reply(msg_id: str, reply: Reply) -> dict[str, Any]:
     failure = dumps(dict(reply.failure)) if reply.failure is not None else None
     return {"result": reply.result, "failure": failure, "ending": True,
             "_msg_id": msg_id, "_unique_id": new_id()}
+
+
+def wrap_reply(msg_id: str, reply: Reply) -> dict[str, str]:
+    """The enveloped final reply, ready to encode.
+
+    A result the bus cannot carry (not JSON) becomes a failure reply naming
+    the problem, so the caller gets an error at once instead of a timeout.
+    """
+    try:
+        return wrap(build_reply(msg_id, reply))
+    except (TypeError, ValueError) as exc:
+        return wrap(build_reply(msg_id, Reply(failure=serialize_exception(exc))))
 
 
 def build_heartbeat(msg_id: str) -> dict[str, Any]:

@@ -32,14 +32,14 @@ from messaging.driver import (
     IncomingMessage,
     Listener,
     Reply,
-    RpcIncomingMessage,
     TestingHooks,
 )
 from messaging.envelope import (
     ReplyFrame,
+    Request,
+    RequestMessage,
     build_heartbeat,
     build_notification,
-    build_reply,
     build_request,
     decode,
     encode,
@@ -49,6 +49,7 @@ from messaging.envelope import (
     parse_request,
     unwrap,
     wrap,
+    wrap_reply,
 )
 from messaging.exceptions import InvalidTarget, InvalidTransportURL, MessagingTimeout
 from messaging.target import Target
@@ -173,22 +174,12 @@ class _Settlement:
         self.stored = stored
 
 
-class FakeRpcIncomingMessage(RpcIncomingMessage):
+class FakeRpcIncomingMessage(RequestMessage):
     """An RPC request taken from a queue; replies go to the caller's reply queue."""
 
-    def __init__(self, settlement: _Settlement, ctxt: dict[str, Any], message: dict[str, Any],
-                 msg_id: str | None, reply_q: str | None, client_timeout: float | None,
-                 ) -> None:
-        super().__init__(ctxt, message)
+    def __init__(self, settlement: _Settlement, request: Request) -> None:
+        super().__init__(request)
         self._settlement = settlement
-        self.msg_id = msg_id
-        self.reply_q = reply_q
-        self.client_timeout = client_timeout
-
-    @property
-    def wants_reply(self) -> bool:
-        """True for a call (the request names a reply queue and a msg_id)."""
-        return self.msg_id is not None and self.reply_q is not None
 
     def acknowledge(self) -> None:
         """Settle the request; it will not be delivered again."""
@@ -204,7 +195,7 @@ class FakeRpcIncomingMessage(RpcIncomingMessage):
             return
         assert self.msg_id is not None
         try:
-            self._send(build_reply(self.msg_id, reply))
+            self._send(wrap_reply(self.msg_id, reply))
         except Exception:
             LOG.exception("Could not send the reply to msg_id %s; the caller will time out",
                           self.msg_id)
@@ -213,12 +204,12 @@ class FakeRpcIncomingMessage(RpcIncomingMessage):
         """Tell the caller the call is still running (call monitoring)."""
         if self.wants_reply:
             assert self.msg_id is not None
-            self._send(build_heartbeat(self.msg_id))
+            self._send(wrap(build_heartbeat(self.msg_id)))
 
-    def _send(self, inner: dict[str, Any]) -> None:
+    def _send(self, enveloped: dict[str, str]) -> None:
         assert self.reply_q is not None
         bus = self._settlement.listener.bus
-        if not bus.publish_direct(self.reply_q, encode(wrap(inner))):
+        if not bus.publish_direct(self.reply_q, encode(enveloped)):
             LOG.info("Reply queue %s is gone; reply to msg_id %s dropped", self.reply_q,
                      self.msg_id)
 
@@ -245,9 +236,7 @@ Parser = Callable[[_Settlement, bytes], _FakeIncoming]
 
 
 def _parse_rpc(settlement: _Settlement, body: bytes) -> _FakeIncoming:
-    req = parse_request(unwrap(decode(body)))
-    return FakeRpcIncomingMessage(settlement, req.ctxt, req.message, req.msg_id, req.reply_q,
-                                  req.client_timeout)
+    return FakeRpcIncomingMessage(settlement, parse_request(unwrap(decode(body))))
 
 
 def _parse_notification(settlement: _Settlement, body: bytes) -> _FakeIncoming:

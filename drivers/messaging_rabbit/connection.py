@@ -27,6 +27,7 @@ Other threads use only the thread-safe methods: :meth:`IOConnection.publish`,
 
 from __future__ import annotations
 
+import abc
 import collections
 import heapq
 import itertools
@@ -95,7 +96,7 @@ def _settle(future: Future[Any], result: Any = None, exc: BaseException | None =
         pass
 
 
-class _Task:
+class _Task(abc.ABC):
     """Work for the I/O thread, with its retry budget (counted in failed connection attempts)."""
 
     __slots__ = ("deadline", "failures", "future", "retry")
@@ -112,8 +113,9 @@ class _Task:
     def expired(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline
 
+    @abc.abstractmethod
     def execute(self, conn: IOConnection, session: Session) -> None:
-        raise NotImplementedError
+        """Run on the I/O thread with a live session; settle ``future``."""
 
 
 class Publish(_Task):

@@ -33,15 +33,17 @@ from typing import Any
 
 import amqp
 
-from messaging.driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
+from messaging.driver import IncomingMessage, Listener, Reply
 from messaging.envelope import (
     MalformedMessage,
+    Request,
+    RequestMessage,
     build_heartbeat,
-    build_reply,
     parse_notification,
     parse_request,
     unwrap,
     wrap,
+    wrap_reply,
 )
 
 from .codec import decode_body, encode_body
@@ -122,24 +124,15 @@ def _reject(tag: int, requeue: bool, session: Session) -> None:
     session.channel.basic_reject(tag, requeue=requeue)
 
 
-class RpcMessage(RpcIncomingMessage):
+class RpcMessage(RequestMessage):
     """An RPC request received by a :class:`RabbitListener`."""
 
-    def __init__(self, listener: RabbitListener, ctxt: dict[str, Any], message: dict[str, Any],
-                 settle: _Settle, generation: int, msg_id: str | None, reply_q: str | None,
-                 client_timeout: float | None) -> None:
-        super().__init__(ctxt, message)
+    def __init__(self, listener: RabbitListener, request: Request, settle: _Settle,
+                 generation: int) -> None:
+        super().__init__(request)
         self._listener = listener
         self._settle = settle
         self.generation = generation
-        self.msg_id = msg_id
-        self.reply_q = reply_q
-        self.client_timeout = client_timeout
-
-    @property
-    def wants_reply(self) -> bool:
-        """True for a call (the request carries ``_msg_id`` and ``_reply_q``)."""
-        return self.msg_id is not None and self.reply_q is not None
 
     def acknowledge(self) -> None:
         """Ack the request (the core does it before dispatch: at-most-once)."""
@@ -244,7 +237,7 @@ class RabbitListener(Listener):
                      generation: int) -> RpcMessage | None:
         request = parse_request(inner)
         unique_id = request.unique_id
-        if isinstance(unique_id, str):
+        if unique_id is not None:
             if unique_id in self._seen:
                 LOG.warning("Dropping duplicate RPC request %s (unique ID %s)",
                             request.msg_id, unique_id)
@@ -252,13 +245,9 @@ class RabbitListener(Listener):
             self._seen[unique_id] = None
             if len(self._seen) > _DEDUP_SIZE:
                 self._seen.popitem(last=False)
-        reply_q = inner.get("_reply_q")
         LOG.debug("Received request %s (msg_id %s, reply queue %s)", unique_id,
-                  request.msg_id, reply_q)
-        return RpcMessage(self, request.ctxt, request.message, settle, generation,
-                          request.msg_id if isinstance(request.msg_id, str) else None,
-                          reply_q if isinstance(reply_q, str) else None,
-                          request.client_timeout)
+                  request.msg_id, request.reply_q)
+        return RpcMessage(self, request, settle, generation)
 
     @staticmethod
     def _notification(inner: dict[str, Any], settle: _Settle,
@@ -340,16 +329,7 @@ class RabbitListener(Listener):
         if reply_q in self._obsolete:
             LOG.debug("Not replying to message ID %s: reply queue %s is gone", msg_id, reply_q)
             return
-        try:
-            body, headers = encode_body(wrap(build_reply(msg_id, reply)),
-                                        self._settings.kombu_compression)
-        except (TypeError, ValueError) as exc:
-            LOG.error("Cannot serialize the reply to message ID %s: %s", msg_id, exc)
-            failure = {"class": type(exc).__name__, "module": "builtins",
-                       "message": f"Cannot serialize the result: {exc}", "tb": [],
-                       "args": [f"Cannot serialize the result: {exc}"], "kwargs": {}}
-            body, headers = encode_body(wrap(build_reply(msg_id, Reply(failure=failure))),
-                                        self._settings.kombu_compression)
+        body, headers = encode_body(wrap_reply(msg_id, reply), self._settings.kombu_compression)
         deadline = time.monotonic() + self._settings.kombu_missing_consumer_retry_timeout
         LOG.debug("Sending the reply to msg_id %s to %s", msg_id, reply_q)
         self._publish_reply(reply_q, msg_id, body, headers, deadline)

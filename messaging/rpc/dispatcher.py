@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
-from ..envelope import dumps
 from ..exceptions import ExpectedException, NoSuchMethod, UnsupportedVersion
 from ..remote import serialize_exception
 from ..serializer import NoOpSerializer, Serializer
@@ -125,10 +124,7 @@ class RPCDispatcher(Dispatcher):
         monitor = _Heartbeat(message) if wants_reply and getattr(
             message, "client_timeout", None) else None
         try:
-            result = self.dispatch(message)
-            if wants_reply:
-                dumps(result)  # a result the bus cannot carry fails now, not at the caller
-            reply = Reply(result=result)
+            reply = Reply(result=self.dispatch(message))
         except ExpectedException as exc:
             inner = exc.__cause__ or exc.exc_info[1] or exc
             LOG.debug("Expected exception during message handling: %s", inner)

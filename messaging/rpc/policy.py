@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,11 +12,12 @@ __all__ = ["RPCAccessPolicyBase", "DefaultRPCAccessPolicy", "ExplicitRPCAccessPo
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class RPCAccessPolicyBase:
+class RPCAccessPolicyBase(abc.ABC):
     """Decides per method; a refused method looks to the caller like a missing one."""
 
+    @abc.abstractmethod
     def is_allowed(self, endpoint: Any, method: str) -> bool:
-        raise NotImplementedError
+        """True if ``method`` of ``endpoint`` may be called remotely."""
 
 
 class LegacyRPCAccessPolicy(RPCAccessPolicyBase):

@@ -8,28 +8,17 @@ broker or oslo.messaging the tests skip with the reason, unless
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from rabbitmq_local import private_vhost, vhost_url
 
 import messaging
 from messaging.testing.helpers import wait_for
-
-BROKER = ("127.0.0.1", 5672)
-
-
-def _ctl(*args: str) -> None:
-    exe = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    out = subprocess.run([exe, "-q", *args], capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {out.stderr.strip()}")
+from messaging.testing.plugin import skip_or_fail
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +29,9 @@ def oslo() -> Any:
     try:
         version = metadata.version("oslo.messaging")
     except metadata.PackageNotFoundError:
-        pytest.skip("oslo.messaging is not installed (pip install 'oslo.messaging>=18,<19')")
+        skip_or_fail("oslo.messaging is not installed (pip install 'oslo.messaging>=18,<19')")
     if int(version.split(".")[0]) != 18:
-        pytest.skip(f"oslo.messaging {version} installed; these tests target 18.x")
+        skip_or_fail(f"oslo.messaging {version} installed; these tests target 18.x")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import oslo_messaging
@@ -52,27 +41,14 @@ def oslo() -> Any:
 @pytest.fixture(scope="session")
 def vhost() -> Iterator[str]:
     """A private vhost for the session."""
-    try:
-        with socket.create_connection(BROKER, timeout=2):
-            pass
-    except OSError as exc:
-        reason = f"RabbitMQ on {BROKER[0]}:{BROKER[1]} unreachable: {exc}"
-        if os.environ.get("MESSAGING_REQUIRE_BROKERS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"messaging_interop_{uuid.uuid4().hex[:8]}"
-    _ctl("add_vhost", name)
-    _ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
+    with private_vhost("messaging_interop") as name:
         yield name
-    finally:
-        _ctl("delete_vhost", name)
 
 
 @pytest.fixture
 def url(vhost: str) -> str:
     """Transport URL of the private vhost (the same string works for both libraries)."""
-    return f"rabbit://guest:guest@127.0.0.1:5672/{vhost}"
+    return vhost_url(vhost)
 
 
 @pytest.fixture

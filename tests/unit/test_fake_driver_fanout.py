@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from messaging.driver import Listener
 from messaging.target import Target
-from messaging.transport import Transport, get_transport
-
-
-@pytest.fixture
-def transport() -> Iterator[Transport]:
-    t = get_transport(None, f"fake:///fanout-{uuid.uuid4().hex}")
-    try:
-        yield t
-    finally:
-        t.cleanup()
+from messaging.transport import Transport
 
 
 def _req(method: str, **args: Any) -> dict[str, Any]:

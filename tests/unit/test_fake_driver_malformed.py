@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from messaging.driver import RpcIncomingMessage
 from messaging.target import Target
-from messaging.transport import Transport, get_transport
-
-
-@pytest.fixture
-def transport() -> Iterator[Transport]:
-    t = get_transport(None, f"fake:///malformed-{uuid.uuid4().hex}")
-    try:
-        yield t
-    finally:
-        t.cleanup()
-
+from messaging.transport import Transport
 
 BAD_BODIES = [
     b"not json at all",

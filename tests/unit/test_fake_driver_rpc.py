@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,16 +13,7 @@ import pytest
 from messaging.driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
 from messaging.exceptions import MessagingException, MessagingTimeout
 from messaging.target import Target
-from messaging.transport import Transport, get_transport
-
-
-@pytest.fixture
-def transport() -> Iterator[Transport]:
-    t = get_transport(None, f"fake:///rpc-{uuid.uuid4().hex}")
-    try:
-        yield t
-    finally:
-        t.cleanup()
+from messaging.transport import Transport
 
 
 def _req(method: str, **args: Any) -> dict[str, Any]:
@@ -410,7 +400,7 @@ def test_poll_max_messages_batches_in_order(transport: Transport) -> None:
     assert [m.message["args"]["i"] for m in got] == [3, 4]
 
 
-def test_reply_that_cannot_be_encoded_does_not_raise(transport: Transport) -> None:
+def test_reply_that_cannot_be_encoded_becomes_a_failure(transport: Transport) -> None:
     listener = transport.listen(Target(topic="t", server="s1"))
     replied = threading.Event()
 
@@ -418,12 +408,14 @@ def test_reply_that_cannot_be_encoded_does_not_raise(transport: Transport) -> No
         msg = _poll_one(listener)
         assert isinstance(msg, RpcIncomingMessage)
         msg.acknowledge()
-        msg.reply(Reply(result=object()))  # logged, not raised: the caller times out
+        msg.reply(Reply(result=object()))  # does not raise in the server...
         replied.set()
 
     thread = threading.Thread(target=server)
     thread.start()
-    with pytest.raises(MessagingTimeout):
-        transport.call(Target(topic="t"), {}, _req("bad_result"), timeout=0.5)
+    # ...and the caller learns why at once instead of waiting for its timeout
+    reply = transport.call(Target(topic="t"), {}, _req("bad_result"), timeout=10)
     thread.join(5)
     assert replied.is_set()
+    assert reply.failure is not None and reply.failure["class"] == "TypeError"
+    assert "not JSON serializable" in reply.failure["message"]

@@ -6,13 +6,15 @@ import uuid
 from typing import Any
 
 import pytest
+from messaging_fake import FakeDriver
 
 from messaging import ExecutorLoadFailure, InvalidTarget, NoOpSerializer, NotSupported, Target
 from messaging.driver import Capabilities
 from messaging.notify import NotificationResult, Notifier, get_notification_listener
 from messaging.notify.dispatcher import PRIORITIES
 from messaging.testing import Recorder, running_server
-from messaging.transport import get_notification_transport
+from messaging.transport import NotificationTransport, get_notification_transport
+from messaging.url import TransportURL
 
 
 @pytest.fixture
@@ -259,9 +261,14 @@ def test_bad_executor_is_refused(transport):
                                   executor="nosuch")
 
 
-def test_requeue_and_pools_need_the_driver_capability(transport, monkeypatch):
-    monkeypatch.setattr(type(transport.driver), "capabilities",
-                        Capabilities(requeue=False, pools=False))
+class _NoRequeueNoPools(FakeDriver):
+    """The in-memory driver declaring less than it can: what a simpler bus would say."""
+
+    capabilities = Capabilities(requeue=False, pools=False)
+
+
+def test_requeue_and_pools_need_the_driver_capability():
+    transport = NotificationTransport(_NoRequeueNoPools(None, TransportURL.parse("fake://")))
     endpoints = [AllPriorities(Recorder())]
     with pytest.raises(NotSupported, match="requeue"):
         get_notification_listener(transport, [Target(topic="t")], endpoints,
@@ -269,3 +276,4 @@ def test_requeue_and_pools_need_the_driver_capability(transport, monkeypatch):
     with pytest.raises(NotSupported, match="pools"):
         get_notification_listener(transport, [Target(topic="t")], endpoints, pool="p")
     get_notification_listener(transport, [Target(topic="t")], endpoints)  # neither: fine
+    transport.cleanup()

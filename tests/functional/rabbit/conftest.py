@@ -23,39 +23,12 @@ from typing import Any
 
 import pytest
 from messaging_rabbit.driver import RabbitDriver
+from rabbitmq_local import ctl, private_vhost, vhost_url
 
 from messaging.driver import IncomingMessage, Listener, Reply
 from messaging.testing.helpers import wait_for
+from messaging.testing.plugin import skip_or_fail
 from messaging.url import TransportURL
-
-BROKER = ("127.0.0.1", 5672)
-
-
-def _ctl_exe() -> str | None:
-    return shutil.which("rabbitmqctl") or (
-        "/usr/sbin/rabbitmqctl" if os.path.exists("/usr/sbin/rabbitmqctl") else None)
-
-
-def _unreachable() -> str | None:
-    try:
-        with socket.create_connection(BROKER, timeout=2):
-            pass
-    except OSError as exc:
-        return f"RabbitMQ on {BROKER[0]}:{BROKER[1]} unreachable: {exc}"
-    if _ctl_exe() is None:
-        return "rabbitmqctl not found"
-    return None
-
-
-def ctl(*args: str, vhost: str | None = None, timeout: float = 60) -> str:
-    """Run ``rabbitmqctl -q [-p vhost] args`` against the local node and return stdout."""
-    exe = _ctl_exe()
-    assert exe is not None
-    cmd = [exe, "-q", *(("-p", vhost) if vhost else ()), *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()}")
-    return out.stdout
 
 
 def ctl_json(*args: str, vhost: str | None = None) -> list[dict[str, Any]]:
@@ -80,24 +53,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def vhost() -> Iterator[str]:
     """A private vhost for the session, deleted at the end."""
-    problem = _unreachable()
-    if problem is not None:
-        if os.environ.get("MESSAGING_REQUIRE_BROKERS") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    name = f"messaging_func_{uuid.uuid4().hex[:8]}"
-    ctl("add_vhost", name)
-    ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
+    with private_vhost("messaging_func") as name:
         yield name
-    finally:
-        ctl("delete_vhost", name)
 
 
 @pytest.fixture
 def url(vhost: str) -> str:
     """The transport URL of the private vhost."""
-    return f"rabbit://guest:guest@127.0.0.1:5672/{vhost}"
+    return vhost_url(vhost)
 
 
 @pytest.fixture
@@ -375,7 +338,7 @@ class PrivateNode:
 @pytest.fixture(scope="session")
 def _private_node(vhost: str) -> Iterator[PrivateNode]:
     if not os.path.exists(PrivateNode.SERVER):
-        pytest.skip(f"{PrivateNode.SERVER} not found: cannot start a private node")
+        skip_or_fail(f"{PrivateNode.SERVER} not found: cannot start a private node")
     node = PrivateNode(vhost)
     try:
         yield node
@@ -394,5 +357,5 @@ def private_node(_private_node: PrivateNode) -> PrivateNode:
 def private_node_class() -> type[PrivateNode]:
     """:class:`PrivateNode`, for tests that need a node of their own (e.g. TLS)."""
     if not os.path.exists(PrivateNode.SERVER):
-        pytest.skip(f"{PrivateNode.SERVER} not found: cannot start a private node")
+        skip_or_fail(f"{PrivateNode.SERVER} not found: cannot start a private node")
     return PrivateNode

@@ -18,6 +18,7 @@ import pytest
 
 from messaging.exceptions import MessageDeliveryFailure
 from messaging.target import Target
+from messaging.testing.plugin import skip_or_fail
 
 pytestmark = pytest.mark.rabbit
 
@@ -48,7 +49,7 @@ def _make_pki(where: str) -> dict[str, str]:
 def tls_node(vhost: str, tmp_path_factory: pytest.TempPathFactory, private_node_class: Any,
              ) -> Iterator[tuple[Any, dict[str, str]]]:
     if shutil.which("openssl") is None:
-        pytest.skip("needs openssl to make certificates")
+        skip_or_fail("needs openssl to make certificates")
     pki = _make_pki(str(tmp_path_factory.mktemp("pki")))
     node = private_node_class(vhost, tls={"ca": pki["ca.pem"], "cert": pki["server.pem"],
                                    "key": pki["server.key"]})

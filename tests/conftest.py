@@ -1,0 +1,1 @@
+"""Root of the test tree: puts ``tests/`` on the path for ``rabbitmq_local``."""
