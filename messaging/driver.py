@@ -3,35 +3,56 @@
 A driver is a class registered under the entry point group
 ``messaging.drivers`` with the URL scheme as its name. The core builds it as
 ``DriverClass(conf, url, default_exchange=...)`` and then only calls the
-methods below. Built-in drivers use nothing else from the core than this
-module, :mod:`messaging.envelope` and :mod:`messaging.options`, so a third
-party can write one the same way. Run :mod:`messaging.testing` (the
-conformance kit) against it by URL to check it.
+methods below. A driver implements each verb either synchronously
+(``call``, ``cast``, ``notify``) or as a future (``submit_call``,
+``submit_cast``, ``submit_notify``); the base class derives the other form.
+Run :mod:`messaging.testing` (the conformance kit) against it by URL to
+check it: every rule below is a kit test.
 
 Rules every driver follows:
 
-- Bodies are JSON. Never unpickle or evaluate anything received.
+- Bodies are JSON. Never unpickle or evaluate anything received. (The core
+  checks that a message is JSON-serializable before it reaches a driver.)
 - ``call`` returns or raises within its ``timeout``, whatever the bus does
   (down, slow, reconnecting): :class:`~messaging.exceptions.MessagingTimeout`.
-- A send that cannot reach the bus within ``retry`` attempts raises
-  :class:`~messaging.exceptions.MessageDeliveryFailure`; client-library
+  A call's future ends by itself at its deadline.
+- Every send ends in bounded time: one that cannot reach the bus within
+  ``retry`` attempts, or within the driver's send timeout (a blocked or
+  unreachable broker), raises
+  :class:`~messaging.exceptions.MessageDeliveryFailure`. Client-library
   exceptions never cross this interface.
 - A malformed message on a queue is logged, dropped (or rejected) and the
   listener keeps serving.
+- ``listen`` returns promptly even while the bus is unreachable; the
+  listener connects in the background (``Listener.consuming`` says when).
 - ``Listener.poll`` returns promptly after ``Listener.stop``.
 - ``Listener.cleanup`` gives back (requeues) messages taken but not settled,
   as an AMQP channel does when it closes.
-- ``Driver.cleanup`` ends pending calls with ``MessagingTimeout``; the
-  transport is not used afterwards.
+- A message is settled once; ids are remembered for de-duplication only
+  when a message is acknowledged, never when it arrives.
+- ``Driver.cleanup`` ends pending calls at once with ``MessagingTimeout``;
+  the transport is not used afterwards.
+
+Drivers should not re-write the shared parts: :mod:`messaging.correlation`
+(calls waiting for replies, as futures), :mod:`messaging.settlement`
+(settle once, de-duplicate after settling, give back at cleanup),
+:mod:`messaging.incoming` (received requests and notifications),
+:mod:`messaging.addressing` (exchange and routing-key rule),
+:mod:`messaging.envelope` (oslo.messaging's wire format) and
+:mod:`messaging.options` (option tables).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import concurrent.futures
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
+from .exceptions import MessagingTimeout
 from .target import Target
 from .url import TransportURL
 
@@ -44,9 +65,15 @@ __all__ = [
     "Reply",
     "RpcIncomingMessage",
     "TestingHooks",
+    "wait_future",
 ]
 
 Delivery = Literal["at-most-once", "at-least-once"]
+T = TypeVar("T")
+
+#: Extra seconds a synchronous ``call`` waits on its future beyond the call's own
+#: timeout before concluding the driver broke the rule that futures end by themselves.
+_FUTURE_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,8 @@ class Capabilities:
     :param rpc_delivery: guarantee for RPC requests.
     :param notification_delivery: guarantee for notifications.
     :param publisher_confirms: casts and notifications are confirmed by the bus.
+    :param brokered: messages pass through a broker that can be down or
+        unreachable (the kit then checks the driver's behaviour when it is).
     """
 
     fanout: bool = True
@@ -76,6 +105,7 @@ class Capabilities:
     rpc_delivery: Delivery = "at-most-once"
     notification_delivery: Delivery = "at-least-once"
     publisher_confirms: bool = False
+    brokered: bool = True
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,7 @@ class IncomingMessage(abc.ABC):
 
     ``acknowledge``, ``requeue`` and ``reply`` are called from executor
     worker threads, so they must be thread-safe (a driver whose client is
-    not hands them to its I/O thread).
+    not hands them to its I/O thread). Only the first settlement counts.
     """
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any]) -> None:
@@ -144,15 +174,46 @@ class Listener(abc.ABC):
 
     @abc.abstractmethod
     def cleanup(self) -> None:
-        """Release the subscription's resources (queues it owns, connections)."""
+        """Release the subscription: give back unsettled messages, drop owned queues, close."""
+
+    @property
+    def consuming(self) -> bool:
+        """True while the subscription is established on the bus (False while reconnecting)."""
+        return True
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the listener is not consuming, if it knows (never contains a password)."""
+        return None
 
 
 class TestingHooks(abc.ABC):
-    """Optional driver support for the conformance kit."""
+    """Driver support for the conformance kit (``Driver.testing``)."""
 
     @abc.abstractmethod
     def publish_raw(self, target: Target, body: bytes) -> None:
-        """Put ``body`` verbatim where a server of ``target`` would read it."""
+        """Put ``body`` verbatim where a server of ``target`` would read it.
+
+        The queue is created if missing, so the bytes wait for a server.
+        """
+
+    def publish_raw_notification(self, target: Target, body: bytes) -> None:
+        """Put ``body`` verbatim where listeners of ``target.topic`` (``<topic>.<priority>``) read.
+
+        Optional: the kit skips the tests needing it when this raises NotImplementedError.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot publish raw notifications")
+
+    def unreachable_url(self) -> str | None:
+        """A URL of this driver whose bus cannot be reached, with short send bounds.
+
+        The kit uses it to check that every verb ends in bounded time while
+        the bus is down. None for drivers without a bus to lose.
+        """
+        return None
+
+
+_VERB_PAIRS = (("call", "submit_call"), ("cast", "submit_cast"), ("notify", "submit_notify"))
 
 
 class Driver(abc.ABC):
@@ -160,18 +221,34 @@ class Driver(abc.ABC):
 
     Constructed once per :class:`~messaging.Transport` as
     ``Driver(conf, url, default_exchange=...)``; it must be thread-safe,
-    because clients call it from any thread.
+    because clients call it from any thread. Implement each verb in one of
+    its two forms: ``call`` or ``submit_call``, ``cast`` or ``submit_cast``,
+    ``notify`` or ``submit_notify``. A synchronous verb left out waits on
+    its future; a future left out runs the synchronous verb on a bounded
+    pool of :attr:`submit_workers` threads.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Threads of the pool that runs synchronous verbs for the default ``submit_*``.
+    submit_workers: ClassVar[int] = 16
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
+        cls = type(self)
+        missing = [f"{sync} or {fut}" for sync, fut in _VERB_PAIRS
+                   if getattr(cls, sync) is getattr(Driver, sync)
+                   and getattr(cls, fut) is getattr(Driver, fut)]
+        if missing:
+            raise TypeError(f"driver {cls.__module__}.{cls.__qualname__} must implement "
+                            f"{'; '.join(missing)}")
         self.conf = conf
         self.url = url
         self.default_exchange = default_exchange
+        self._submit_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._submit_lock = threading.Lock()
 
-    @abc.abstractmethod
+    # -- synchronous verbs (default: wait on the future) ---------------------------
+
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
              retry: int | None = None) -> Reply:
@@ -181,33 +258,111 @@ class Driver(abc.ABC):
         no heartbeat) arrives in time; everything, including reconnecting,
         counts against ``timeout``.
         """
+        future = self.submit_call(target, ctxt, message, timeout=timeout,
+                                  call_monitor_timeout=call_monitor_timeout, retry=retry)
+        return wait_future(future, timeout + _FUTURE_GRACE,
+                           f"reply to a call to {target} not delivered in time")
 
-    @abc.abstractmethod
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
-        """Send a request without waiting for a reply (to all servers if ``target.fanout``)."""
+        """Send a request without waiting for a reply (to all servers if ``target.fanout``).
 
-    @abc.abstractmethod
+        Returns once the bus took the message (confirmed, for drivers that
+        declare ``publisher_confirms``).
+        """
+        self.submit_cast(target, ctxt, message, retry=retry).result()
+
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish a notification to ``target.topic`` (already ``<topic>.<priority>``).
 
         ``version`` 2.0 wraps the body in the envelope; 1.0 sends it bare.
         """
+        self.submit_notify(target, ctxt, message, version=version, retry=retry).result()
+
+    # -- future verbs (default: the synchronous verb on a bounded pool) -----------
+
+    def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, timeout: float, call_monitor_timeout: float | None = None,
+                    retry: int | None = None) -> Future[Reply]:
+        """Like :meth:`call`, returning a future of the :class:`Reply`.
+
+        The future ends by itself (with ``MessagingTimeout`` at the latest at
+        the deadline); cancelling it abandons the call, and a late reply is
+        dropped.
+        """
+        return self._run_in_pool(lambda: self.call(
+            target, ctxt, message, timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+            retry=retry))
+
+    def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, retry: int | None = None) -> Future[None]:
+        """Like :meth:`cast`, returning a future that completes once the bus took the message."""
+        return self._run_in_pool(lambda: self.cast(target, ctxt, message, retry=retry))
+
+    def submit_notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                      *, version: float = 2.0, retry: int | None = None) -> Future[None]:
+        """Like :meth:`notify`, returning a future that completes once the bus took it."""
+        return self._run_in_pool(lambda: self.notify(target, ctxt, message, version=version,
+                                                     retry=retry))
+
+    def _run_in_pool(self, fn: Callable[[], T]) -> Future[T]:
+        pool = self._submit_pool
+        if pool is None:
+            with self._submit_lock:
+                if self._submit_pool is None:
+                    self._submit_pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self.submit_workers,
+                        thread_name_prefix=f"messaging-{self.url.scheme}-submit")
+                pool = self._submit_pool
+        return pool.submit(fn)
+
+    # -- receiving and lifecycle ---------------------------------------------------
 
     @abc.abstractmethod
     def listen(self, target: Target) -> Listener:
-        """Subscribe an RPC server: ``topic`` (shared), ``topic.server`` and the fanout."""
+        """Subscribe an RPC server: ``topic`` (shared), ``topic.server`` and the fanout.
+
+        Returns promptly: while the bus is unreachable the listener keeps
+        trying in the background. Raises ``ServerListenError`` only when the
+        bus refused the subscription itself (e.g. conflicting queue arguments).
+        """
 
     @abc.abstractmethod
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
         """Subscribe to ``<topic>.<priority>`` for each pair; a ``pool`` shares one copy."""
 
-    def cleanup(self) -> None:  # noqa: B027 - optional for drivers holding nothing
-        """Close every connection and thread; the driver is unusable afterwards."""
+    def cleanup(self) -> None:
+        """Close every connection and thread; the driver is unusable afterwards.
+
+        Pending calls end at once with ``MessagingTimeout``. Subclasses call
+        ``super().cleanup()`` (it stops the pool behind the default ``submit_*``).
+        """
+        with self._submit_lock:
+            pool, self._submit_pool = self._submit_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def testing(self) -> TestingHooks | None:
         """Hooks for the conformance kit, or None if the driver offers none."""
         return None
+
+
+def wait_future(future: Future[T], timeout: float | None, overdue: str) -> T:
+    """``future.result(timeout)``, turning an overrun into ``MessagingTimeout(overdue)``.
+
+    For code that waits on a driver's future: futures end by themselves, so
+    an overrun means a broken driver; the caller still gets the documented
+    error instead of hanging, and the future is cancelled.
+    """
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        if future.done():  # the future itself ended with a timeout error
+            raise
+        future.cancel()
+        raise MessagingTimeout(overdue) from None
+    except concurrent.futures.CancelledError:
+        raise MessagingTimeout(f"{overdue}: cancelled") from None

@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .driver import Reply, RpcIncomingMessage
 from .remote import serialize_exception
 
 __all__ = [
     "ENVELOPE_VERSION",
     "MalformedMessage",
     "Request",
-    "RequestMessage",
     "ReplyFrame",
     "dumps",
     "loads",
@@ -182,25 +180,6 @@ def parse_request(inner: Mapping[str, Any]) -> Request:
                    unique_id if isinstance(unique_id, str) else None)
 
 
-class RequestMessage(RpcIncomingMessage):
-    """An RPC request parsed from the envelope: what drivers carrying it share.
-
-    Subclasses add how to settle (``acknowledge``/``requeue``) and how to
-    send ``reply``/``heartbeat`` to ``reply_q``.
-    """
-
-    def __init__(self, request: Request) -> None:
-        super().__init__(request.ctxt, request.message)
-        self.msg_id = request.msg_id
-        self.reply_q = request.reply_q
-        self.client_timeout = request.client_timeout
-
-    @property
-    def wants_reply(self) -> bool:
-        """True for a call: the request names a reply queue and a message id."""
-        return self.msg_id is not None and self.reply_q is not None
-
-
 @dataclass(frozen=True)
 class ReplyFrame:
     """One parsed reply message (a heartbeat has ``ending`` False and no content)."""
@@ -211,23 +190,25 @@ class ReplyFrame:
     ending: bool
 
 
-def build_reply(msg_id: str, reply: Reply) -> dict[str, Any]:
+def build_reply(msg_id: str, result: Any = None,
+                failure: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The inner dict of a final reply (``ending: true``)."""
-    failure = dumps(dict(reply.failure)) if reply.failure is not None else None
-    return {"result": reply.result, "failure": failure, "ending": True,
+    text = dumps(dict(failure)) if failure is not None else None
+    return {"result": result, "failure": text, "ending": True,
             "_msg_id": msg_id, "_unique_id": new_id()}
 
 
-def wrap_reply(msg_id: str, reply: Reply) -> dict[str, str]:
+def wrap_reply(msg_id: str, result: Any = None,
+               failure: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The enveloped final reply, ready to encode.
 
     A result the bus cannot carry (not JSON) becomes a failure reply naming
     the problem, so the caller gets an error at once instead of a timeout.
     """
     try:
-        return wrap(build_reply(msg_id, reply))
+        return wrap(build_reply(msg_id, result, failure))
     except (TypeError, ValueError) as exc:
-        return wrap(build_reply(msg_id, Reply(failure=serialize_exception(exc))))
+        return wrap(build_reply(msg_id, failure=serialize_exception(exc)))
 
 
 def build_heartbeat(msg_id: str) -> dict[str, Any]:

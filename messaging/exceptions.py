@@ -13,6 +13,7 @@ __all__ = [
     "MessagingException",
     "MessagingTimeout",
     "MessageDeliveryFailure",
+    "SerializationError",
     "MessageUndeliverable",
     "InvalidTarget",
     "InvalidTransportURL",
@@ -52,6 +53,15 @@ class MessagingTimeout(MessagingException):
 
 class MessageDeliveryFailure(MessagingException):
     """A message could not be handed to the bus within the retry budget."""
+
+
+class SerializationError(MessagingException, TypeError):
+    """A message (arguments, context or payload) cannot be carried as JSON.
+
+    Raised by the client before anything is sent, on every driver: it is the
+    caller's bug, not a bus failure, so retrying cannot help. Convert such
+    values in a :class:`~messaging.serializer.Serializer`.
+    """
 
 
 class MessageUndeliverable(MessagingException):

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .driver import IncomingMessage, Listener
-from .exceptions import ServerListenError
+from .exceptions import InvalidTarget, ServerListenError
 from .executors import load_executor
 
 if TYPE_CHECKING:
@@ -76,11 +76,34 @@ class MessageHandlingServer:
         """True between ``start`` and ``stop``."""
         return self._running
 
-    def start(self, override_pool_size: int | None = None) -> None:
-        """Subscribe and start serving in a background thread; returns at once.
+    @property
+    def consuming(self) -> bool:
+        """True while running with the subscription established on the bus.
 
-        A second call while running does nothing. Raises
-        :class:`ServerListenError` if the subscription fails.
+        ``start`` returns promptly even while the bus is unreachable; the
+        server then connects (and reconnects) in the background, and this
+        turns True once messages can arrive. A liveness probe can read it.
+        """
+        listener = self._listener
+        return self._running and listener is not None and listener.consuming
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the server is not consuming, if its listener knows."""
+        listener = self._listener
+        return listener.last_error if listener is not None else None
+
+    def _create_listener(self) -> Listener:
+        """Subscribe on the transport (RPC servers listen on their own target)."""
+        return self.dispatcher.listen(self.transport)
+
+    def start(self, override_pool_size: int | None = None) -> None:
+        """Subscribe and start serving in a background thread; returns promptly.
+
+        While the bus is unreachable the server keeps connecting in the
+        background (see :attr:`consuming`). A second call while running does
+        nothing. Raises :class:`ServerListenError` if the bus refused the
+        subscription.
         """
         with self._lock:
             if self._running:
@@ -89,8 +112,8 @@ class MessageHandlingServer:
                 self._finish()
             pool = override_pool_size or self.transport.executor_thread_pool_size
             try:
-                listener = self.dispatcher.listen(self.transport)
-            except ServerListenError:
+                listener = self._create_listener()
+            except (ServerListenError, InvalidTarget):
                 raise
             except Exception as exc:
                 raise ServerListenError(self.dispatcher.target, exc) from exc

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 from . import options as _options
-from .driver import Driver, Listener, Reply
-from .exceptions import DriverLoadFailure, InvalidTarget, MessageDeliveryFailure, MessagingException
+from .correlation import settle_future
+from .driver import Capabilities, Driver, Listener, Reply
+from .envelope import dumps
+from .exceptions import (
+    DriverLoadFailure,
+    InvalidTarget,
+    MessageDeliveryFailure,
+    MessagingException,
+    NotSupported,
+    SerializationError,
+)
 from .target import Target
 from .url import TransportURL
 
@@ -35,6 +45,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 DRIVER_NAMESPACE = "messaging.drivers"
 NOTIFICATION_GROUP = "oslo_messaging_notifications"
 _defaults: dict[str, Any] = {}
@@ -59,22 +70,28 @@ class Transport:
         self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
 
     @property
-    def capabilities(self) -> Any:
+    def capabilities(self) -> Capabilities:
         """The driver's declared :class:`~messaging.driver.Capabilities`."""
         return self.driver.capabilities
 
-    def _check_send_target(self, target: Target) -> None:
+    def _check_send(self, target: Target, ctxt: Mapping[str, Any],
+                    message: Mapping[str, Any]) -> None:
+        """Refuse, before the driver sees it, what no bus can carry."""
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
         if target.fanout and not self.driver.capabilities.fanout:
-            from .exceptions import NotSupported
             raise NotSupported(f"driver {self.url.scheme!r} does not support fanout")
+        try:
+            dumps((ctxt, message))
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"Cannot send {message.get('method') or 'the message'} "
+                                     f"to {target}: {exc}") from None
 
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
              retry: int | None = None) -> Reply:
         """Send a request and wait for its reply (see :meth:`Driver.call`)."""
-        self._check_send_target(target)
+        self._check_send(target, ctxt, message)
         return self._guard(target, lambda: self.driver.call(
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry))
@@ -82,14 +99,43 @@ class Transport:
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
         """Send a request without waiting (see :meth:`Driver.cast`)."""
-        self._check_send_target(target)
+        self._check_send(target, ctxt, message)
         self._guard(target, lambda: self.driver.cast(target, ctxt, message, retry=retry))
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish a notification (see :meth:`Driver.notify`)."""
-        self._check_send_target(target)
+        self._check_send(target, ctxt, message)
         self._guard(target, lambda: self.driver.notify(
+            target, ctxt, message, version=version, retry=retry))
+
+    def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, timeout: float, call_monitor_timeout: float | None = None,
+                    retry: int | None = None) -> Future[Reply]:
+        """Send a request; the future gets the reply (see :meth:`Driver.submit_call`).
+
+        Invalid targets and messages raise at once; the future raises only
+        :class:`~messaging.MessagingException` subclasses. Cancelling it
+        abandons the call.
+        """
+        self._check_send(target, ctxt, message)
+        return self._guard_future(target, lambda: self.driver.submit_call(
+            target, ctxt, message, timeout=timeout,
+            call_monitor_timeout=call_monitor_timeout, retry=retry))
+
+    def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, retry: int | None = None) -> Future[None]:
+        """Send a request; the future completes once the bus took it."""
+        self._check_send(target, ctxt, message)
+        return self._guard_future(target, lambda: self.driver.submit_cast(
+            target, ctxt, message, retry=retry))
+
+    def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
+                      message: Mapping[str, Any], *, version: float = 2.0,
+                      retry: int | None = None) -> Future[None]:
+        """Publish a notification; the future completes once the bus took it."""
+        self._check_send(target, ctxt, message)
+        return self._guard_future(target, lambda: self.driver.submit_notify(
             target, ctxt, message, version=version, retry=retry))
 
     def listen(self, target: Target) -> Listener:
@@ -107,18 +153,43 @@ class Transport:
         return self.driver.listen_for_notifications(targets_and_priorities, pool)
 
     @staticmethod
-    def _guard(target: Target, send: Any) -> Any:
+    def _guard(target: Target, send: Callable[[], T]) -> T:
         try:
             return send()
         except MessagingException:
             raise
         except Exception as exc:  # a driver leaked its client's error: keep the contract
-            LOG.exception("Driver raised an unexpected error sending to %s", target)
-            raise MessageDeliveryFailure(f"Failed to send to {target}: {exc}") from exc
+            raise _leaked(target, exc) from exc
+
+    @classmethod
+    def _guard_future(cls, target: Target, submit: Callable[[], Future[T]]) -> Future[T]:
+        inner = cls._guard(target, submit)
+        outer: Future[T] = Future()
+
+        def forward(f: Future[T]) -> None:
+            if f.cancelled():
+                outer.cancel()
+                return
+            exc = f.exception()
+            if exc is None:
+                settle_future(outer, f.result())
+            elif isinstance(exc, MessagingException):
+                settle_future(outer, exc=exc)
+            else:
+                settle_future(outer, exc=_leaked(target, exc))
+
+        def cancel_inner(f: Future[T]) -> None:
+            if f.cancelled():
+                inner.cancel()
+
+        outer.add_done_callback(cancel_inner)
+        inner.add_done_callback(forward)
+        return outer
 
     def cleanup(self) -> None:
-        """Close the driver's connections and threads."""
+        """Close the driver's connections and threads; pending calls end with MessagingTimeout."""
         self.driver.cleanup()
+        Driver.cleanup(self.driver)  # the default submit pool, should the driver skip super()
 
     def __enter__(self) -> Transport:
         return self
@@ -128,6 +199,12 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url!r}>"
+
+
+def _leaked(target: Target, exc: BaseException) -> MessageDeliveryFailure:
+    LOG.error("Driver raised an unexpected %s sending to %s: %s", type(exc).__name__, target,
+              exc, exc_info=exc)
+    return MessageDeliveryFailure(f"Failed to send to {target}: {exc}")
 
 
 class RPCTransport(Transport):

@@ -24,21 +24,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
-from messaging.driver import (
-    Capabilities,
-    Driver,
-    IncomingMessage,
-    Listener,
-    Reply,
-    TestingHooks,
-)
+from messaging.addressing import fanout_exchange, notification_route, rpc_route, server_key
+from messaging.correlation import ReplyCorrelator
+from messaging.driver import Capabilities, Driver, IncomingMessage, Listener, Reply, TestingHooks
 from messaging.envelope import (
-    ReplyFrame,
-    Request,
-    RequestMessage,
-    build_heartbeat,
     build_notification,
     build_request,
     decode,
@@ -49,9 +41,10 @@ from messaging.envelope import (
     parse_request,
     unwrap,
     wrap,
-    wrap_reply,
 )
-from messaging.exceptions import InvalidTarget, InvalidTransportURL, MessagingTimeout
+from messaging.exceptions import InvalidTarget, InvalidTransportURL
+from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
+from messaging.settlement import DeliveryTracker
 from messaging.target import Target
 from messaging.url import TransportURL
 
@@ -62,186 +55,99 @@ __all__ = ["FakeDriver"]
 LOG = logging.getLogger(__name__)
 
 
-def _fanout_exchange(topic: str) -> str:
-    return f"{topic}_fanout"
+def _done() -> Future[None]:
+    future: Future[None] = Future()
+    future.set_result(None)
+    return future
 
 
-# -- calls: the reply waiter ---------------------------------------------------------------
+# -- calls: the reply queue ----------------------------------------------------------------
 
 
-class _PendingCall:
-    """One call waiting for its reply; heartbeats restart its monitor timer."""
-
-    __slots__ = ("_cond", "closed", "final", "last_activity")
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self.final: ReplyFrame | None = None
-        self.last_activity = time.monotonic()
-        self.closed = False
-
-    def deliver(self, frame: ReplyFrame) -> None:
-        """Record a reply frame (final, or a heartbeat) and wake the caller."""
-        with self._cond:
-            if frame.ending:
-                self.final = frame
-            self.last_activity = time.monotonic()
-            self._cond.notify()
-
-    def close(self) -> None:
-        """Wake the caller for good: the driver is being cleaned up."""
-        with self._cond:
-            self.closed = True
-            self._cond.notify()
-
-    def wait(self, deadline: float | None, monitor: float | None) -> ReplyFrame | str:
-        """The final frame, or why there is none: ``"timeout"``, ``"monitor"``, ``"closed"``."""
-        with self._cond:
-            while True:
-                if self.final is not None:
-                    return self.final
-                if self.closed:
-                    return "closed"
-                now = time.monotonic()
-                limit, reason = deadline, "timeout"
-                if monitor is not None:
-                    monitor_limit = self.last_activity + monitor
-                    if limit is None or monitor_limit < limit:
-                        limit, reason = monitor_limit, "monitor"
-                if limit is not None and now >= limit:
-                    return reason
-                self._cond.wait(None if limit is None else limit - now)
-
-
-class _ReplyWaiter:
-    """A driver's reply queue: a push consumer routing replies to waiting calls by msg_id."""
+class _ReplyQueue:
+    """A driver's ``reply_<hex>`` queue: a push consumer feeding the reply correlator."""
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self.queue_name = f"reply_{new_id()}"
-        self._lock = threading.Lock()
-        self._pending: dict[str, _PendingCall] = {}
-        self._closed = False
+        self.correlator = ReplyCorrelator(self.queue_name)
         bus.declare_queue(self.queue_name, sink=self._on_body)
-
-    def expect(self, msg_id: str) -> _PendingCall:
-        """Register a call before its request is sent (already closed if the waiter is)."""
-        pending = _PendingCall()
-        with self._lock:
-            if self._closed:
-                pending.closed = True
-            else:
-                self._pending[msg_id] = pending
-        return pending
-
-    def forget(self, msg_id: str) -> None:
-        """The call is over: later replies to it are dropped."""
-        with self._lock:
-            self._pending.pop(msg_id, None)
 
     def _on_body(self, body: bytes) -> None:
         try:
             frame = parse_reply(unwrap(decode(body)))
         except Exception as exc:  # MalformedMessage, or anything odd in a reply
-            LOG.warning("Dropping malformed reply on %s: %s", self.queue_name, exc)
+            LOG.warning("Dropping a malformed reply on %s: %s", self.queue_name, exc)
             return
-        with self._lock:
-            pending = self._pending.get(frame.msg_id) if frame.msg_id is not None else None
-        if pending is None:
-            LOG.debug("No calling thread waiting for msg_id %s; reply dropped", frame.msg_id)
-            return
-        pending.deliver(frame)
+        self.correlator.deliver(frame)
 
     def close(self) -> None:
-        """Delete the reply queue and wake every waiting call."""
+        """Delete the reply queue and end every waiting call."""
         self._bus.delete_queue(self.queue_name)
-        with self._lock:
-            self._closed = True
-            pending, self._pending = list(self._pending.values()), {}
-        for call in pending:
-            call.close()
+        self.correlator.close()
 
 
 # -- incoming messages ---------------------------------------------------------------------
 
 
-class _Settlement:
-    """Where a delivered message came from, so it can be acknowledged or requeued."""
+class _Delivery:
+    """Where a delivered message came from, so it can be given back."""
 
-    def __init__(self, listener: FakeListener, queue: Queue, stored: StoredMessage) -> None:
-        self.listener = listener
+    __slots__ = ("bus", "queue", "stored")
+
+    def __init__(self, bus: Bus, queue: Queue, stored: StoredMessage) -> None:
+        self.bus = bus
         self.queue = queue
         self.stored = stored
 
+    def settle(self, requeue: bool) -> None:
+        # Taking a message off a queue already removed it: acknowledging is a no-op.
+        if requeue and not self.bus.requeue(self.queue, self.stored):
+            LOG.debug("Queue %s is gone; the requeued message is dropped", self.queue.name)
 
-class FakeRpcIncomingMessage(RequestMessage):
+
+class FakeRequest(RequestMessage):
     """An RPC request taken from a queue; replies go to the caller's reply queue."""
 
-    def __init__(self, settlement: _Settlement, request: Request) -> None:
-        super().__init__(request)
-        self._settlement = settlement
+    def __init__(self, delivery: _Delivery, *args: Any) -> None:
+        super().__init__(*args)
+        self._delivery = delivery
 
-    def acknowledge(self) -> None:
-        """Settle the request; it will not be delivered again."""
-        self._settlement.listener.settle(self, requeue=False)
+    def _settle(self, requeue: bool) -> None:
+        self._delivery.settle(requeue)
 
-    def requeue(self) -> None:
-        """Put the request back at the head of its queue for any server."""
-        self._settlement.listener.settle(self, requeue=True)
-
-    def reply(self, reply: Reply) -> None:
-        """Send the final answer; does nothing for a cast and never raises."""
-        if not self.wants_reply:
-            return
-        assert self.msg_id is not None
-        try:
-            self._send(wrap_reply(self.msg_id, reply))
-        except Exception:
-            LOG.exception("Could not send the reply to msg_id %s; the caller will time out",
-                          self.msg_id)
-
-    def heartbeat(self) -> None:
-        """Tell the caller the call is still running (call monitoring)."""
-        if self.wants_reply:
-            assert self.msg_id is not None
-            self._send(wrap(build_heartbeat(self.msg_id)))
-
-    def _send(self, enveloped: dict[str, str]) -> None:
+    def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
         assert self.reply_q is not None
-        bus = self._settlement.listener.bus
-        if not bus.publish_direct(self.reply_q, encode(enveloped)):
-            LOG.info("Reply queue %s is gone; reply to msg_id %s dropped", self.reply_q,
+        if not self._delivery.bus.publish_direct(self.reply_q, encode(envelope)):
+            LOG.info("Reply queue %s is gone; reply to message ID %s dropped", self.reply_q,
                      self.msg_id)
 
 
-class FakeNotificationIncomingMessage(IncomingMessage):
+class FakeNotification(NotificationMessage):
     """A notification taken from a queue; acknowledge or requeue it."""
 
-    def __init__(self, settlement: _Settlement, ctxt: dict[str, Any], message: dict[str, Any],
-                 ) -> None:
-        super().__init__(ctxt, message)
-        self._settlement = settlement
+    def __init__(self, delivery: _Delivery, *args: Any) -> None:
+        super().__init__(*args)
+        self._delivery = delivery
 
-    def acknowledge(self) -> None:
-        """Settle the notification; it will not be delivered again."""
-        self._settlement.listener.settle(self, requeue=False)
-
-    def requeue(self) -> None:
-        """Put the notification back at the head of its queue for any listener."""
-        self._settlement.listener.settle(self, requeue=True)
+    def _settle(self, requeue: bool) -> None:
+        self._delivery.settle(requeue)
 
 
-_FakeIncoming = FakeRpcIncomingMessage | FakeNotificationIncomingMessage
-Parser = Callable[[_Settlement, bytes], _FakeIncoming]
+Parser = Callable[[_Delivery, bytes, DeliveryTracker[Any]], TrackedMessage]
 
 
-def _parse_rpc(settlement: _Settlement, body: bytes) -> _FakeIncoming:
-    return FakeRpcIncomingMessage(settlement, parse_request(unwrap(decode(body))))
+def _parse_rpc(delivery: _Delivery, body: bytes, tracker: DeliveryTracker[Any]) -> TrackedMessage:
+    return FakeRequest(delivery, parse_request(unwrap(decode(body))), tracker)
 
 
-def _parse_notification(settlement: _Settlement, body: bytes) -> _FakeIncoming:
-    ctxt, message = parse_notification(unwrap(decode(body)))
-    return FakeNotificationIncomingMessage(settlement, ctxt, message)
+def _parse_notification(delivery: _Delivery, body: bytes,
+                        tracker: DeliveryTracker[Any]) -> TrackedMessage:
+    inner = unwrap(decode(body))
+    unique_id = inner.get("_unique_id")
+    ctxt, message = parse_notification(inner)
+    return FakeNotification(delivery, ctxt, message, tracker,
+                            unique_id if isinstance(unique_id, str) else None)
 
 
 # -- listeners -----------------------------------------------------------------------------
@@ -250,9 +156,9 @@ def _parse_notification(settlement: _Settlement, body: bytes) -> _FakeIncoming:
 class FakeListener(Listener):
     """A subscription to some queues of the bus.
 
-    Messages handed out by :meth:`poll` stay *unacked* until acknowledged or
-    requeued; those still unacked at :meth:`cleanup` go back to their queue,
-    as when an AMQP channel closes.
+    Messages handed out by :meth:`poll` stay unsettled until acknowledged or
+    requeued; those still unsettled at :meth:`cleanup` go back to their
+    queue, as when an AMQP channel closes.
     """
 
     def __init__(self, driver: FakeDriver, consumer: Consumer, parser: Parser,
@@ -262,15 +168,16 @@ class FakeListener(Listener):
         self._consumer = consumer
         self._parser = parser
         self._owned_queues = list(owned_queues)
+        self._tracker: DeliveryTracker[TrackedMessage] = DeliveryTracker()
         self._lock = threading.Lock()
-        self._unacked: set[_FakeIncoming] = set()
         self._closed = False
 
     def poll(self, timeout: float | None = None, max_messages: int = 1,
              ) -> list[IncomingMessage]:
         """Wait up to ``timeout`` for up to ``max_messages`` messages (``[]`` if none or stopped).
 
-        Malformed bodies are logged and dropped; the wait goes on for a good one.
+        Malformed bodies are logged and dropped, duplicates of acknowledged
+        messages too; the wait goes on for a good one.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -278,49 +185,42 @@ class FakeListener(Listener):
             taken = self._consumer.get(max_messages, remaining)
             if not taken:
                 return []
-            out: list[_FakeIncoming] = []
+            out: list[IncomingMessage] = []
             for queue, stored in taken:
                 try:
-                    out.append(self._parser(_Settlement(self, queue, stored), stored.body))
+                    message = self._parser(_Delivery(self.bus, queue, stored), stored.body,
+                                           self._tracker)
                 except Exception as exc:  # MalformedMessage, undecodable bytes...
-                    LOG.warning("Dropping malformed message from queue %s: %s (body %r)",
+                    LOG.warning("Dropping a malformed message from queue %s: %s (body %r)",
                                 queue.name, exc, stored.body[:200])
+                    continue
+                if self._tracker.is_duplicate(message.unique_id):
+                    LOG.warning("Dropping a duplicate of message %s from queue %s",
+                                message.unique_id, queue.name)
+                    continue
+                self._tracker.track(message, message.unique_id)
+                out.append(message)
             if out:
-                with self._lock:
-                    self._unacked.update(out)
-                return list(out)
+                return out
             if deadline is not None and time.monotonic() >= deadline:
                 return []
-
-    def settle(self, message: _FakeIncoming, requeue: bool) -> None:
-        """Acknowledge or requeue ``message``; only its first settlement counts."""
-        with self._lock:
-            if message not in self._unacked:
-                return
-            self._unacked.discard(message)
-        if requeue:
-            s = message._settlement
-            if not self.bus.requeue(s.queue, s.stored):
-                LOG.debug("Queue %s is gone; requeued message dropped", s.queue.name)
 
     def stop(self) -> None:
         """Stop taking messages; a blocked :meth:`poll` returns ``[]`` at once."""
         self._consumer.stop()
 
     def cleanup(self) -> None:
-        """Stop, requeue what is still unacked, and delete the queues this listener owns."""
+        """Stop, give back what is still unsettled, delete the queues this listener owns."""
         self.stop()
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            unacked, self._unacked = list(self._unacked), set()
-        for message in unacked:
-            s = message._settlement
-            self.bus.requeue(s.queue, s.stored)
-        if unacked:
-            LOG.debug("Requeued %d unacknowledged message(s) at listener cleanup",
-                      len(unacked))
+        unsettled = self._tracker.take_unsettled()
+        for message in unsettled:
+            message._settle(requeue=True)
+        if unsettled:
+            LOG.debug("Gave back %d unsettled message(s) at listener cleanup", len(unsettled))
         self._consumer.close()
         for name in self._owned_queues:
             self.bus.delete_queue(name)
@@ -331,19 +231,21 @@ class FakeListener(Listener):
 
 
 class FakeTestingHooks(TestingHooks):
-    """Conformance-kit support: raw bytes straight onto a server's queue."""
+    """Conformance-kit support: raw bytes straight onto a server's or listener's queue."""
 
     def __init__(self, driver: FakeDriver) -> None:
         self._driver = driver
 
     def publish_raw(self, target: Target, body: bytes) -> None:
-        """Put ``body`` on the server queue (``target.server``) or the topic queue.
+        """Put ``body`` on the server queue (``target.server``) or the topic queue."""
+        exchange, key = rpc_route(target.replace(fanout=False), self._driver.default_exchange)
+        self._driver.bus.publish_declared(f"{exchange}/{key}", [(exchange, key)], bytes(body),
+                                          exchange, key)
 
-        The queue is declared if missing, so the bytes wait for a server.
-        """
-        exchange, key = self._driver._route(target.replace(fanout=False))
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        self._driver.bus.publish_declared(f"{exchange}/{key}", [(exchange, key)], data,
+    def publish_raw_notification(self, target: Target, body: bytes) -> None:
+        """Put ``body`` where listeners of ``target.topic`` (``<topic>.<priority>``) read."""
+        exchange, key = notification_route(target, self._driver.default_exchange)
+        self._driver.bus.publish_declared(f"{exchange}/{key}", [(exchange, key)], bytes(body),
                                           exchange, key)
 
 
@@ -356,7 +258,7 @@ class FakeDriver(Driver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
-        notification_delivery="at-least-once", publisher_confirms=False)
+        notification_delivery="at-least-once", publisher_confirms=False, brokered=False)
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -367,76 +269,69 @@ class FakeDriver(Driver):
                 f"Unknown option {key!r} in transport URL query; the fake driver takes none")
         self.bus = get_bus(url.virtual_host)
         self._lock = threading.Lock()
-        self._waiter: _ReplyWaiter | None = None
+        self._reply_queue: _ReplyQueue | None = None
+        self._closed = False
         self._listeners: set[FakeListener] = set()
         self._hooks = FakeTestingHooks(self)
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _route(self, target: Target) -> tuple[str, str]:
-        """(exchange, routing key) of an RPC request to ``target``."""
-        topic = str(target.topic)
-        if target.fanout:
-            return _fanout_exchange(topic), ""
-        exchange = target.exchange or self.default_exchange
-        return exchange, f"{topic}.{target.server}" if target.server else topic
+    def _replies(self) -> _ReplyQueue:
+        replies = self._reply_queue
+        if replies is None:
+            with self._lock:
+                if self._reply_queue is None:
+                    self._reply_queue = _ReplyQueue(self.bus)
+                    if self._closed:
+                        self._reply_queue.close()
+                replies = self._reply_queue
+        return replies
 
-    def _reply_waiter(self) -> _ReplyWaiter:
-        with self._lock:
-            if self._waiter is None:
-                self._waiter = _ReplyWaiter(self.bus)
-            return self._waiter
-
-    def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             timeout: float, call_monitor_timeout: float | None = None,
-             retry: int | None = None) -> Reply:
-        """Send a request to one server of ``target`` and wait for the reply."""
+    def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, timeout: float, call_monitor_timeout: float | None = None,
+                    retry: int | None = None) -> Future[Reply]:
+        """Send a request to one server of ``target``; the future gets its reply."""
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
-        waiter = self._reply_waiter()
+        replies = self._replies()
         msg_id = new_id()
+        future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
+                                             target=target, method=message.get("method"))
         body = encode(wrap(build_request(message, ctxt, msg_id=msg_id,
-                                         reply_q=waiter.queue_name,
+                                         reply_q=replies.queue_name,
                                          timeout=call_monitor_timeout)))
-        start = time.monotonic()
-        deadline = None if timeout is None else start + timeout
-        monitor = call_monitor_timeout or None
-        pending = waiter.expect(msg_id)
-        try:
-            exchange, key = self._route(target)
-            self.bus.publish(exchange, key, body, expires_at=deadline)
-            outcome = pending.wait(deadline, monitor)
-        finally:
-            waiter.forget(msg_id)
-        if isinstance(outcome, ReplyFrame):
-            return Reply(outcome.result, outcome.failure)
-        method = message.get("method")
-        if outcome == "monitor":
-            raise MessagingTimeout(
-                f"Timed out waiting for a reply to message ID {msg_id} (topic {target.topic}, "
-                f"method {method}): no heartbeat within call_monitor_timeout={monitor}s")
-        if outcome == "closed":
-            raise MessagingTimeout(
-                f"Timed out waiting for a reply to message ID {msg_id} (topic {target.topic}, "
-                f"method {method}): the transport was cleaned up")
-        raise MessagingTimeout(f"Timed out waiting for a reply to message ID {msg_id} "
-                               f"(topic {target.topic}, method {method})")
+        exchange, key = rpc_route(target, self.default_exchange)
+        self.bus.publish(exchange, key, body, expires_at=time.monotonic() + timeout)
+        replies.correlator.sent(msg_id)
+        return future
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
         """Send a request without waiting; dropped if no queue is bound for it."""
         body = encode(wrap(build_request(message, ctxt)))
-        exchange, key = self._route(target)
+        exchange, key = rpc_route(target, self.default_exchange)
         self.bus.publish(exchange, key, body)
+
+    def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, retry: int | None = None) -> Future[None]:
+        """:meth:`cast`, done before the future is returned (memory takes it at once)."""
+        self.cast(target, ctxt, message, retry=retry)
+        return _done()
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish to ``<topic>.<priority>``, declaring its queue so nothing is lost."""
         inner = build_notification(message, ctxt)
         body = encode(wrap(inner)) if version >= 2.0 else encode(inner)
-        exchange = target.exchange or self.default_exchange
-        key = str(target.topic)
+        exchange, key = notification_route(target, self.default_exchange)
         self.bus.publish_declared(f"{exchange}/{key}", [(exchange, key)], body, exchange, key)
+
+    def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
+                      message: Mapping[str, Any], *, version: float = 2.0,
+                      retry: int | None = None) -> Future[None]:
+        """:meth:`notify`, done before the future is returned."""
+        self.notify(target, ctxt, message, version=version, retry=retry)
+        return _done()
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -446,10 +341,10 @@ class FakeDriver(Driver):
         topic = str(target.topic)
         queues = [self.bus.declare_queue(f"{exchange}/{topic}", [(exchange, topic)])]
         if target.server:
-            key = f"{topic}.{target.server}"
+            key = server_key(topic, target.server)
             queues.append(self.bus.declare_queue(f"{exchange}/{key}", [(exchange, key)]))
-        fanout_name = f"{_fanout_exchange(topic)}_{new_id()}"
-        queues.append(self.bus.declare_queue(fanout_name, [(_fanout_exchange(topic), "")]))
+        fanout_name = f"{fanout_exchange(topic)}_{new_id()}"
+        queues.append(self.bus.declare_queue(fanout_name, [(fanout_exchange(topic), "")]))
         return self._register(FakeListener(self, self.bus.consume(queues), _parse_rpc,
                                            owned_queues=[fanout_name]))
 
@@ -458,7 +353,8 @@ class FakeDriver(Driver):
         """Subscribe to ``<topic>.<priority>`` queues, or to one ``pool`` queue bound to them."""
         bindings: list[tuple[str, str]] = []
         for target, priority in targets_and_priorities:
-            binding = (target.exchange or self.default_exchange, f"{target.topic}.{priority}")
+            binding = notification_route(target.replace(topic=f"{target.topic}.{priority}"),
+                                         self.default_exchange)
             if binding not in bindings:
                 bindings.append(binding)
         if pool:
@@ -479,21 +375,23 @@ class FakeDriver(Driver):
     # -- lifecycle -------------------------------------------------------------------------
 
     def cleanup(self) -> None:
-        """Clean up every listener of this driver and its reply queue (waking pending calls)."""
+        """Clean up every listener of this driver and its reply queue (ending pending calls)."""
         with self._lock:
+            self._closed = True
             listeners, self._listeners = list(self._listeners), set()
-            waiter, self._waiter = self._waiter, None
+            replies = self._reply_queue
         for listener in listeners:
             try:
                 listener.cleanup()
             except Exception:
                 LOG.exception("Error cleaning up a listener")
-        if waiter is not None:
-            waiter.close()
+        if replies is not None:
+            replies.close()
+        super().cleanup()
 
     @property
     def testing(self) -> TestingHooks:
-        """Hooks for the conformance kit (:meth:`FakeTestingHooks.publish_raw`)."""
+        """Hooks for the conformance kit (raw publishing)."""
         return self._hooks
 
     def __repr__(self) -> str:

@@ -10,9 +10,11 @@ Delivery guarantees (the driver's ``capabilities`` say the same):
 
 - RPC requests are at-most-once, as in oslo: the core acknowledges them
   before dispatch; a request redelivered because its ack was lost with the
-  connection is recognised by its ``_unique_id`` and dropped; requests still
-  buffered when the channel was lost are dropped locally (the broker
-  redelivers them).
+  connection is recognised by its ``_unique_id`` and dropped. Ids are
+  remembered when a request is acknowledged, never on arrival
+  (:mod:`messaging.settlement`): requests still buffered when the channel
+  was lost are dropped locally without being remembered, and run when the
+  broker redelivers them.
 - Notifications are at-least-once: they are acknowledged only when the
   endpoint returns; ``requeue`` is ``basic.reject(requeue=True)``.
 - A malformed body is logged, rejected without requeue, and the listener
@@ -33,18 +35,17 @@ from typing import Any
 
 import amqp
 
-from messaging.driver import IncomingMessage, Listener, Reply
+from messaging.driver import IncomingMessage, Listener
 from messaging.envelope import (
     MalformedMessage,
     Request,
-    RequestMessage,
-    build_heartbeat,
     parse_notification,
     parse_request,
     unwrap,
-    wrap,
-    wrap_reply,
 )
+from messaging.incoming import NotificationMessage as _NotificationMessage
+from messaging.incoming import RequestMessage, TrackedMessage
+from messaging.settlement import DeliveryTracker
 
 from .codec import decode_body, encode_body
 from .connection import IOConnection, Publish, Session, Subscription
@@ -55,8 +56,6 @@ __all__ = ["NotificationMessage", "ObsoleteReplyQueues", "RabbitListener", "RpcM
 
 LOG = logging.getLogger(__name__)
 _STOP = object()
-#: Request ``_unique_id``s remembered to drop redeliveries (oslo keeps 16).
-_DEDUP_SIZE = 1024
 #: Seconds between two attempts to deliver a reply whose queue is missing (oslo's).
 _REPLY_RETRY_DELAY = 0.25
 
@@ -128,56 +127,40 @@ class RpcMessage(RequestMessage):
     """An RPC request received by a :class:`RabbitListener`."""
 
     def __init__(self, listener: RabbitListener, request: Request, settle: _Settle,
-                 generation: int) -> None:
-        super().__init__(request)
+                 generation: int, tracker: DeliveryTracker[Any]) -> None:
+        super().__init__(request, tracker)
         self._listener = listener
-        self._settle = settle
+        self._settle_op = settle
         self.generation = generation
 
-    def acknowledge(self) -> None:
-        """Ack the request (the core does it before dispatch: at-most-once)."""
-        self._settle.ack()
+    def _settle(self, requeue: bool) -> None:
+        if requeue:
+            self._settle_op.reject(requeue=True)
+        else:
+            self._settle_op.ack()
 
-    def requeue(self) -> None:
-        """Give the request back to the queue."""
-        self._settle.reject(requeue=True)
-
-    def reply(self, reply: Reply) -> None:
-        """Send the final answer (``ending: true``) to the caller's reply queue; never raises."""
-        if not self.wants_reply:
-            return
-        try:
-            self._listener.send_reply(self, reply)
-        except Exception:
-            LOG.exception("Failed to send the reply to message ID %s", self.msg_id)
-
-    def heartbeat(self) -> None:
-        """Tell the caller the call still runs (``ending: false``); cheap, never raises."""
-        if not self.wants_reply:
-            return
-        try:
-            self._listener.send_heartbeat(self)
-        except Exception:
-            LOG.exception("Failed to send a call-monitor heartbeat to message ID %s",
-                          self.msg_id)
+    def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
+        if final:
+            self._listener.send_reply(self, envelope)
+        else:
+            self._listener.send_heartbeat(self, envelope)
 
 
-class NotificationMessage(IncomingMessage):
-    """A notification received by a :class:`RabbitListener`."""
+class NotificationMessage(_NotificationMessage):
+    """A notification received by a :class:`RabbitListener`; requeue is ``basic.reject``."""
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any], settle: _Settle,
-                 generation: int) -> None:
-        super().__init__(ctxt, message)
-        self._settle = settle
+                 generation: int, tracker: DeliveryTracker[Any],
+                 unique_id: str | None) -> None:
+        super().__init__(ctxt, message, tracker, unique_id)
+        self._settle_op = settle
         self.generation = generation
 
-    def acknowledge(self) -> None:
-        """Ack: the broker forgets the notification."""
-        self._settle.ack()
-
-    def requeue(self) -> None:
-        """``basic.reject(requeue=True)``: the broker delivers it again."""
-        self._settle.reject(requeue=True)
+    def _settle(self, requeue: bool) -> None:
+        if requeue:
+            self._settle_op.reject(requeue=True)
+        else:
+            self._settle_op.ack()
 
 
 class RabbitListener(Listener):
@@ -197,7 +180,7 @@ class RabbitListener(Listener):
         self._incoming: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopped = False
         self._cleaned = False
-        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._tracker: DeliveryTracker[TrackedMessage] = DeliveryTracker()
         self._sub = Subscription(queues, self._on_message)
         #: the queues this listener consumes (for introspection and tests)
         self.queues = list(queues)
@@ -228,32 +211,26 @@ class RabbitListener(Listener):
                         message.delivery_info.get("routing_key"), exc)
             message.channel.basic_reject(tag, requeue=False)
             return
-        if incoming is None:  # a duplicate, acked and dropped
+        if self._tracker.is_duplicate(incoming.unique_id):
+            LOG.warning("Dropping a duplicate of acknowledged message %s (routing key %r)",
+                        incoming.unique_id, message.delivery_info.get("routing_key"))
             message.channel.basic_ack(tag)
             return
         self._incoming.put(incoming)
 
     def _rpc_message(self, inner: dict[str, Any], settle: _Settle,
-                     generation: int) -> RpcMessage | None:
+                     generation: int) -> RpcMessage:
         request = parse_request(inner)
-        unique_id = request.unique_id
-        if unique_id is not None:
-            if unique_id in self._seen:
-                LOG.warning("Dropping duplicate RPC request %s (unique ID %s)",
-                            request.msg_id, unique_id)
-                return None
-            self._seen[unique_id] = None
-            if len(self._seen) > _DEDUP_SIZE:
-                self._seen.popitem(last=False)
-        LOG.debug("Received request %s (msg_id %s, reply queue %s)", unique_id,
+        LOG.debug("Received request %s (msg_id %s, reply queue %s)", request.unique_id,
                   request.msg_id, request.reply_q)
-        return RpcMessage(self, request, settle, generation)
+        return RpcMessage(self, request, settle, generation, self._tracker)
 
-    @staticmethod
-    def _notification(inner: dict[str, Any], settle: _Settle,
+    def _notification(self, inner: dict[str, Any], settle: _Settle,
                       generation: int) -> NotificationMessage:
+        unique_id = inner.get("_unique_id")
         ctxt, message = parse_notification(inner)
-        return NotificationMessage(ctxt, message, settle, generation)
+        return NotificationMessage(ctxt, message, settle, generation, self._tracker,
+                                   unique_id if isinstance(unique_id, str) else None)
 
     # ------------------------------------------------------------------ any thread
 
@@ -289,8 +266,9 @@ class RabbitListener(Listener):
 
     def _keep_if_current(self, item: Any, out: list[IncomingMessage]) -> None:
         if item.generation == self._conn.generation:
+            self._tracker.track(item, item.unique_id)
             out.append(item)
-        else:
+        else:  # not remembered as seen: the broker redelivers it, and it must run then
             LOG.debug("Dropping a message received before a reconnect (the broker "
                       "redelivers it)")
 
@@ -307,7 +285,7 @@ class RabbitListener(Listener):
             except queue.Empty:
                 break
             if item is not _STOP:
-                item._settle.reject(requeue=True)
+                item._settle(requeue=True)
         self._incoming.put(_STOP)
 
     def cleanup(self) -> None:
@@ -316,20 +294,22 @@ class RabbitListener(Listener):
             return
         self._cleaned = True
         self.stop()
+        for message in self._tracker.take_unsettled():
+            message._settle(requeue=True)
         self._conn.close()
         if self._on_cleanup is not None:
             self._on_cleanup(self)
 
     # ------------------------------------------------------------------ replies
 
-    def send_reply(self, message: RpcMessage, reply: Reply) -> None:
+    def send_reply(self, message: RpcMessage, envelope: dict[str, str]) -> None:
         """Publish the final reply, retrying while its reply queue is missing (as oslo)."""
         reply_q, msg_id = message.reply_q, message.msg_id
         assert reply_q is not None and msg_id is not None
         if reply_q in self._obsolete:
             LOG.debug("Not replying to message ID %s: reply queue %s is gone", msg_id, reply_q)
             return
-        body, headers = encode_body(wrap_reply(msg_id, reply), self._settings.kombu_compression)
+        body, headers = encode_body(envelope, self._settings.kombu_compression)
         deadline = time.monotonic() + self._settings.kombu_missing_consumer_retry_timeout
         LOG.debug("Sending the reply to msg_id %s to %s", msg_id, reply_q)
         self._publish_reply(reply_q, msg_id, body, headers, deadline)
@@ -363,13 +343,12 @@ class RabbitListener(Listener):
         self._conn.call_later(_REPLY_RETRY_DELAY, partial(
             self._publish_reply, reply_q, msg_id, body, headers, deadline))
 
-    def send_heartbeat(self, message: RpcMessage) -> None:
+    def send_heartbeat(self, message: RpcMessage, envelope: dict[str, str]) -> None:
         """Publish one call-monitor heartbeat; dropped if the bus is unreachable."""
-        reply_q, msg_id = message.reply_q, message.msg_id
-        assert reply_q is not None and msg_id is not None
+        reply_q = message.reply_q
+        assert reply_q is not None
         if reply_q in self._obsolete:
             return
-        body, headers = encode_body(wrap(build_heartbeat(msg_id)),
-                                    self._settings.kombu_compression)
+        body, headers = encode_body(envelope, self._settings.kombu_compression)
         self._conn.publish(Publish(None, reply_q, body, mandatory=True, retry=0,
                                    headers=headers))

@@ -14,6 +14,7 @@ from .dispatcher import BatchNotificationDispatcher as BatchNotificationDispatch
 from .dispatcher import NotificationDispatcher as NotificationDispatcher
 from .dispatcher import NotificationResult
 from .drivers import Driver as Driver
+from .drivers import NotifierDriver as NotifierDriver
 from .filter import NotificationFilter
 from .listener import BatchNotificationServer as BatchNotificationServer
 from .listener import NotificationServer as NotificationServer

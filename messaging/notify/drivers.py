@@ -4,7 +4,7 @@ Each driver is an entry point of the group ``messaging.notify.drivers``,
 built as ``DriverClass(conf, topics=..., transport=...)`` and called as
 ``driver.notify(ctxt, message, priority, retry)`` with the already
 sanitized, serialized context and the finished message dict. A third party
-writes one by subclassing :class:`Driver` and registering an entry point.
+writes one by subclassing :class:`NotifierDriver` and registering an entry point.
 
 Built-in drivers: ``messaging`` (bare 1.0 body), ``messagingv2`` (2.0
 envelope), ``log`` (a Python logger, secrets masked), ``test`` (kept in
@@ -22,6 +22,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import MessagingException
 from ..target import Target
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DRIVER_NAMESPACE",
     "Driver",
+    "NotifierDriver",
     "LogDriver",
     "MessagingDriver",
     "MessagingV2Driver",
@@ -52,7 +54,7 @@ def transport_retry(retry: int | None) -> int | None:
     return retry
 
 
-class Driver(abc.ABC):
+class NotifierDriver(abc.ABC):
     """Base class of notifier drivers.
 
     :param conf: the transport's configuration (ConfigOpts, mapping or None).
@@ -72,7 +74,11 @@ class Driver(abc.ABC):
         """Send one notification; ``priority`` is upper case (``'INFO'``)."""
 
 
-class MessagingDriver(Driver):
+#: The old name, kept for drivers written against it.
+Driver = NotifierDriver
+
+
+class MessagingDriver(NotifierDriver):
     """Sends on the bus to ``<topic>.<priority>`` as a bare 1.0 body (no envelope).
 
     Kept for consumers that still read unenveloped notifications; new code
@@ -96,10 +102,13 @@ class MessagingDriver(Driver):
             try:
                 self.transport.notify(target, ctxt, message, version=self.version,
                                       retry=transport_retry(retry))
-            except Exception:
+            except MessagingException as exc:
                 # One topic failing must not stop the others (nor reach the caller).
-                LOG.exception("Could not send notification %r (%s) to topic %s",
-                              message.get("event_type"), priority, target.topic)
+                LOG.error("Notification %r (priority %s) to topic %s was not sent and is "
+                          "dropped: %s", message.get("event_type"), priority, target.topic, exc)
+            except Exception:
+                LOG.exception("Notification %r (priority %s) to topic %s was not sent and is "
+                              "dropped", message.get("event_type"), priority, target.topic)
 
 
 class MessagingV2Driver(MessagingDriver):
@@ -155,7 +164,7 @@ LOG_LEVELS: dict[str, int] = {
 }
 
 
-class LogDriver(Driver):
+class LogDriver(NotifierDriver):
     """Logs each notification as JSON to ``messaging.notification.<event_type>``.
 
     The level follows the priority (see :data:`LOG_LEVELS`); secrets are
@@ -192,7 +201,7 @@ def reset_test_notifications() -> None:
         NOTIFICATIONS.clear()
 
 
-class TestDriver(Driver):
+class TestDriver(NotifierDriver):
     """Keeps notifications in memory for tests, nothing is sent.
 
     Each driver has its own :attr:`notifications` list; the module-level
@@ -216,7 +225,7 @@ class TestDriver(Driver):
             NOTIFICATIONS.append(entry)
 
 
-class NoOpDriver(Driver):
+class NoOpDriver(NotifierDriver):
     """Drops every notification; ``driver = noop`` disables notifications."""
 
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,

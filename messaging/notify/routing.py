@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MessagingException
-from .drivers import Driver
+from .drivers import NotifierDriver
 from .options import notification_options
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def load_routes(filename: str) -> list[Route]:
     return routes
 
 
-class RoutingDriver(Driver):
+class RoutingDriver(NotifierDriver):
     """Dispatches each notification to the drivers the routing file selects for it."""
 
     def __init__(self, conf: Any, topics: Sequence[str] | None = None,

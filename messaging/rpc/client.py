@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidTarget, MessagingTimeout, RPCVersionCapError
+from ..exceptions import InvalidTarget, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
@@ -119,13 +119,9 @@ class _CallContext:
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
         timeout = self.timeout if self.timeout is not None \
             else self.transport.rpc_response_timeout
-        try:
-            reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
-                                        call_monitor_timeout=self.call_monitor_timeout,
-                                        retry=self.retry)
-        except MessagingTimeout as exc:
-            raise MessagingTimeout(f"{exc} [method {method!r}, {self.target}, "
-                                   f"timeout {timeout}s]") from None
+        reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
+                                    call_monitor_timeout=self.call_monitor_timeout,
+                                    retry=self.retry)
         if reply.failure is not None:
             raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
         return self.serializer.deserialize_entity(ctxt, reply.result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..driver import Listener
 from ..serializer import Serializer
 from ..server import MessageHandlingServer
 from ..target import Target
@@ -24,6 +25,10 @@ class RPCServer(MessageHandlingServer):
                  executor: str | None = None) -> None:
         super().__init__(transport, dispatcher, executor)
         self.target = target
+
+    def _create_listener(self) -> Listener:
+        """Listen on this server's target (a dispatcher built alone does not know it)."""
+        return self.transport.listen(self.target)
 
 
 def get_rpc_server(transport: Transport, target: Target, endpoints: Sequence[Any],

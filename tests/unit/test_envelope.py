@@ -7,7 +7,6 @@ import json
 import pytest
 
 from messaging import envelope
-from messaging.driver import Reply
 
 
 def test_request_inner_dict_has_oslo_keys():
@@ -48,7 +47,7 @@ def test_unenveloped_message_is_accepted():
 
 
 def test_reply_failure_is_a_json_string():
-    inner = envelope.build_reply("m1", Reply(failure={"class": "ValueError"}))
+    inner = envelope.build_reply("m1", failure={"class": "ValueError"})
     assert inner["ending"] is True and inner["result"] is None
     assert json.loads(inner["failure"]) == {"class": "ValueError"}
     frame = envelope.parse_reply(inner)

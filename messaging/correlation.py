@@ -1,0 +1,217 @@
+"""Reply correlation: the calls a driver is waiting on, as futures keyed by message id.
+
+Every driver that carries calls needs the same bookkeeping, and it is where
+drivers used to disagree: register a call before its request leaves, feed it
+reply frames (call-monitor heartbeats and the final answer), end it with
+:class:`~messaging.exceptions.MessagingTimeout` at its deadline or when no
+heartbeat came in time, fail it at once when its request could not be sent,
+and wake every caller when the transport is cleaned up. A driver owns one
+:class:`ReplyCorrelator` per reply address and calls :meth:`~ReplyCorrelator.deliver`
+from wherever replies arrive; everything else is here, once.
+
+The futures end by themselves (deadlines run on :mod:`messaging.deadlines`),
+so they can be awaited from asyncio without a thread per call. Cancelling a
+future forgets its call: a reply arriving later is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from typing import Any
+
+from . import deadlines
+from .driver import Reply
+from .envelope import ReplyFrame
+from .exceptions import MessagingTimeout
+from .target import Target
+
+__all__ = ["ReplyCorrelator", "settle_future"]
+
+LOG = logging.getLogger(__name__)
+
+
+def settle_future(future: Future[Any], result: Any = None,
+                  exc: BaseException | None = None) -> bool:
+    """Complete ``future`` unless it is already done or cancelled; True if this call did."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        return False
+    return True
+
+
+class _Call:
+    """One call in flight."""
+
+    __slots__ = ("deadline", "future", "last_activity", "monitor", "msg_id", "result", "sent",
+                 "started", "timeout", "timer", "what")
+
+    def __init__(self, msg_id: str, timeout: float, monitor: float | None, what: str) -> None:
+        now = time.monotonic()
+        self.msg_id = msg_id
+        self.what = what
+        self.future: Future[Reply] = Future()
+        self.started = now
+        self.timeout = timeout
+        self.deadline = now + timeout
+        self.monitor = monitor
+        self.last_activity = now
+        self.result: Any = None
+        self.sent = False
+        self.timer: deadlines.TimerHandle | None = None
+
+    def next_check(self) -> float:
+        if self.monitor is None:
+            return self.deadline
+        return min(self.deadline, self.last_activity + self.monitor)
+
+
+class ReplyCorrelator:
+    """Calls waiting for replies on one reply address (a queue, a socket...).
+
+    :param reply_to: the address replies come to, named in timeout errors.
+    :param state: optional callable describing the transport's trouble (e.g.
+        "the broker is unreachable: ..."), appended to timeout errors; None
+        or an empty string when all is well.
+    """
+
+    def __init__(self, reply_to: str, state: Callable[[], str | None] | None = None) -> None:
+        self.reply_to = reply_to
+        self._state = state
+        self._calls: dict[str, _Call] = {}
+        self._lock = threading.Lock()
+        self._closed: str | None = None
+
+    def __len__(self) -> int:
+        """Calls still waiting."""
+        return len(self._calls)
+
+    def register(self, msg_id: str, timeout: float, call_monitor_timeout: float | None = None,
+                 *, target: Target | None = None, method: Any = None) -> Future[Reply]:
+        """Start waiting for the reply to ``msg_id``; register before sending the request.
+
+        ``target`` and ``method`` are named in errors, so a timeout says where to look.
+
+        The future gets a :class:`~messaging.driver.Reply` (result or
+        failure), or raises ``MessagingTimeout`` when ``timeout`` passes, or
+        ``call_monitor_timeout`` passes without a reply or heartbeat, or the
+        correlator is closed.
+        """
+        monitor = call_monitor_timeout if call_monitor_timeout and call_monitor_timeout > 0 \
+            else None
+        what = f"method {method!r} on {target}" if target is not None else f"method {method!r}"
+        call = _Call(msg_id, max(float(timeout), 0.0), monitor, what)
+        with self._lock:
+            closed = self._closed
+            if closed is None:
+                self._calls[msg_id] = call
+        if closed is not None:
+            settle_future(call.future, exc=MessagingTimeout(
+                f"Cannot wait for a reply to message ID {msg_id}: {closed}"))
+            return call.future
+        call.future.add_done_callback(lambda _f: self._forget(call))
+        call.timer = deadlines.schedule_at(call.next_check(), lambda: self._check(call))
+        return call.future
+
+    def deliver(self, frame: ReplyFrame) -> bool:
+        """Feed one reply frame; True if a call was waiting for it.
+
+        A frame with a failure or ``ending`` ends the call; one with neither
+        is a heartbeat (it restarts the call-monitor timer) or, with a
+        result, the first half of oslo's historic two-message reply.
+        """
+        call = self._calls.get(frame.msg_id) if isinstance(frame.msg_id, str) else None
+        if call is None:
+            LOG.debug("No caller waits for the reply to message ID %s (late or duplicate)",
+                      frame.msg_id)
+            return False
+        call.last_activity = time.monotonic()
+        if frame.failure is not None:
+            settle_future(call.future, Reply(failure=frame.failure))
+        elif frame.ending:
+            settle_future(call.future, Reply(result=frame.result if frame.result is not None
+                                             else call.result))
+        elif frame.result is not None:
+            call.result = frame.result
+        return True
+
+    def sent(self, msg_id: str) -> None:
+        """The bus accepted the request of ``msg_id`` (named in a later timeout error)."""
+        call = self._calls.get(msg_id)
+        if call is not None:
+            call.sent = True
+
+    def fail(self, msg_id: str, exc: BaseException) -> None:
+        """End the call of ``msg_id`` with ``exc`` (its request could not be sent)."""
+        call = self._calls.get(msg_id)
+        if call is not None:
+            settle_future(call.future, exc=exc)
+
+    def track_send(self, msg_id: str, send: Future[Any]) -> None:
+        """Follow the future of a request's send: mark it sent, or fail the call with its error.
+
+        A send dropped with ``MessagingTimeout`` (its deadline passed while the
+        bus was unreachable) is left to the call's own deadline, which says more.
+        """
+        def done(f: Future[Any]) -> None:
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is None:
+                self.sent(msg_id)
+            elif not isinstance(exc, MessagingTimeout):
+                self.fail(msg_id, exc)
+        send.add_done_callback(done)
+
+    def close(self, reason: str = "the transport was cleaned up") -> None:
+        """End every waiting call with ``MessagingTimeout`` naming ``reason``; refuse new ones."""
+        with self._lock:
+            self._closed = reason
+            calls, self._calls = list(self._calls.values()), {}
+        for call in calls:
+            if call.timer is not None:
+                call.timer.cancel()
+            settle_future(call.future, exc=MessagingTimeout(
+                f"Gave up waiting for a reply to message ID {call.msg_id} ({call.what}; reply "
+                f"queue {self.reply_to}): {reason}"))
+
+    # -- internals -----------------------------------------------------------------
+
+    def _forget(self, call: _Call) -> None:
+        with self._lock:
+            if self._calls.get(call.msg_id) is call:
+                del self._calls[call.msg_id]
+        if call.timer is not None:
+            call.timer.cancel()
+
+    def _check(self, call: _Call) -> None:
+        """Timer: end the call if its deadline or monitor gap passed, else look again later."""
+        if call.future.done():
+            return
+        now = time.monotonic()
+        when = call.next_check()
+        if now < when:
+            call.timer = deadlines.schedule_at(when, lambda: self._check(call))
+            return
+        settle_future(call.future, exc=self._timeout(call, monitor=now < call.deadline))
+
+    def _timeout(self, call: _Call, monitor: bool) -> MessagingTimeout:
+        if monitor:
+            why = f"no reply or call-monitor heartbeat for {call.monitor:g} s"
+        else:
+            why = f"no reply within {call.timeout:g} s"
+        sent = ("the bus accepted the request, so no server took it or the server did not "
+                "answer" if call.sent else "the request was not confirmed by the bus")
+        text = (f"Timed out waiting for a reply to message ID {call.msg_id} ({call.what}; "
+                f"reply queue {self.reply_to}): {why}; {sent}")
+        state = self._state() if self._state is not None else None
+        if state:
+            text += f"; {state}"
+        return MessagingTimeout(text)

@@ -1,0 +1,112 @@
+"""One timer thread for every deadline in the process.
+
+Futures returned by drivers must end by themselves when their time is up
+(a call's timeout, a call-monitor gap, a send's bound), whether anybody
+waits on them or an event loop merely awaits them. A thread per call would
+not scale to thousands in flight, and ``threading.Timer`` is exactly that;
+so all deadlines share one heap served by one daemon thread, started on
+first use (and again in a forked child).
+
+Callbacks run on that thread: keep them short (settle a future, queue work).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["Deadlines", "TimerHandle", "schedule"]
+
+LOG = logging.getLogger(__name__)
+
+
+class TimerHandle:
+    """A scheduled callback; :meth:`cancel` stops it if it has not run yet."""
+
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run the callback (a no-op once it ran)."""
+        self.cancelled = True
+
+
+class Deadlines:
+    """A heap of ``time.monotonic()`` deadlines served by one daemon thread."""
+
+    def __init__(self, name: str = "messaging-deadlines") -> None:
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` on the timer thread at monotonic time ``when``."""
+        handle = TimerHandle(when, callback)
+        with self._cond:
+            self._ensure_thread()
+            first = not self._heap or when < self._heap[0][0]
+            heapq.heappush(self._heap, (when, next(self._seq), handle))
+            if first:
+                self._cond.notify()
+        return handle
+
+    def after(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` on the timer thread ``delay`` seconds from now."""
+        return self.at(time.monotonic() + delay, callback)
+
+    def _ensure_thread(self) -> None:
+        pid = os.getpid()
+        if self._thread is not None and self._pid == pid and self._thread.is_alive():
+            return
+        if self._pid != pid:  # a forked child inherits the heap but not the thread
+            self._heap.clear()
+        self._pid = pid
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].cancelled:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    delay = self._heap[0][0] - time.monotonic()
+                    if delay <= 0:
+                        handle = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(delay)
+            if handle.cancelled:
+                continue
+            handle.cancelled = True  # ran: a later cancel() is a no-op
+            try:
+                handle.callback()
+            except Exception:
+                LOG.exception("Deadline callback %r failed", handle.callback)
+
+
+_DEFAULT = Deadlines()
+
+
+def schedule(delay: float, callback: Callable[[], object]) -> TimerHandle:
+    """Run ``callback`` on the process's timer thread after ``delay`` seconds."""
+    return _DEFAULT.after(delay, callback)
+
+
+def schedule_at(when: float, callback: Callable[[], object]) -> TimerHandle:
+    """Run ``callback`` on the process's timer thread at monotonic time ``when``."""
+    return _DEFAULT.at(when, callback)
