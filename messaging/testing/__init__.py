@@ -7,7 +7,8 @@ Run it against any installed driver by URL::
 (or set ``MESSAGING_TRANSPORT_URL``; several ``--transport-url`` options run
 the kit once per URL). The pytest plugin :mod:`messaging.testing.plugin` is
 registered through the ``pytest11`` entry point and provides the fixtures
-``transport_url``, ``transport``, ``notification_transport`` and ``topic``.
+``messaging_url``, ``messaging_transport``, ``messaging_notification_transport`` and
+``messaging_topic`` (prefixed, so they never shadow fixtures of your own).
 Tests read ``transport.capabilities`` to skip what a driver declares it does
 not offer. A broker that cannot be reached skips the kit, unless
 ``MESSAGING_REQUIRE_BROKERS=1``, where it fails.

@@ -1,4 +1,13 @@
-"""pytest plugin behind the conformance kit: URL option and transport fixtures."""
+"""pytest plugin behind the conformance kit: the ``--transport-url`` option and fixtures.
+
+It is registered for every pytest run through the ``pytest11`` entry point,
+so its fixtures carry a ``messaging_`` prefix and never shadow a user's own
+``transport`` or ``topic`` fixtures: ``messaging_url`` (one run per
+``--transport-url``), ``messaging_transport``,
+``messaging_notification_transport`` and ``messaging_topic``. The kit's own
+tests use short aliases defined in ``messaging/testing/conftest.py``, which
+pytest loads only when it collects the kit.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +40,10 @@ def _urls(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "transport_url" in metafunc.fixturenames:
+    if "messaging_url" in metafunc.fixturenames:
         urls = _urls(metafunc.config)
         ids = [repr(TransportURL.parse(u)).split(" ", 1)[1].rstrip(">") for u in urls]
-        metafunc.parametrize("transport_url", urls, ids=ids, scope="session")
+        metafunc.parametrize("messaging_url", urls, ids=ids, scope="session")
 
 
 def _reachable(url: TransportURL) -> str | None:
@@ -69,10 +78,10 @@ def require_broker(url: str) -> None:
 
 
 @pytest.fixture
-def transport(transport_url: str) -> Iterator[Transport]:
+def messaging_transport(messaging_url: str) -> Iterator[Transport]:
     """An RPC transport on the URL under test, cleaned up after the test."""
-    require_broker(transport_url)
-    t = get_rpc_transport(None, transport_url)
+    require_broker(messaging_url)
+    t = get_rpc_transport(None, messaging_url)
     try:
         yield t
     finally:
@@ -80,10 +89,10 @@ def transport(transport_url: str) -> Iterator[Transport]:
 
 
 @pytest.fixture
-def notification_transport(transport_url: str) -> Iterator[Transport]:
+def messaging_notification_transport(messaging_url: str) -> Iterator[Transport]:
     """A notification transport on the URL under test."""
-    require_broker(transport_url)
-    t = get_notification_transport(None, transport_url)
+    require_broker(messaging_url)
+    t = get_notification_transport(None, messaging_url)
     try:
         yield t
     finally:
@@ -91,6 +100,6 @@ def notification_transport(transport_url: str) -> Iterator[Transport]:
 
 
 @pytest.fixture
-def topic() -> str:
+def messaging_topic() -> str:
     """A topic name no other test uses."""
     return f"kit_{uuid.uuid4().hex[:12]}"

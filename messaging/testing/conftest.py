@@ -1,0 +1,35 @@
+"""Short fixture names for the kit's own tests (loaded only when pytest collects the kit).
+
+The plugin's fixtures are prefixed so that they never shadow a user's; these
+aliases keep the kit's tests readable.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ..transport import Transport
+
+
+@pytest.fixture
+def transport_url(messaging_url: str) -> str:
+    """The transport URL under test."""
+    return messaging_url
+
+
+@pytest.fixture
+def transport(messaging_transport: Transport) -> Transport:
+    """An RPC transport on the URL under test."""
+    return messaging_transport
+
+
+@pytest.fixture
+def notification_transport(messaging_notification_transport: Transport) -> Transport:
+    """A notification transport on the URL under test."""
+    return messaging_notification_transport
+
+
+@pytest.fixture
+def topic(messaging_topic: str) -> str:
+    """A topic name no other test uses."""
+    return messaging_topic
