@@ -75,8 +75,13 @@ class Transport:
         return self.driver.capabilities
 
     def _check_send(self, target: Target, ctxt: Mapping[str, Any],
-                    message: Mapping[str, Any]) -> None:
-        """Refuse, before the driver sees it, what no bus can carry."""
+                    message: Mapping[str, Any]) -> Target:
+        """Refuse, before the driver sees it, what no bus can carry.
+
+        Returns the copy of ``target`` the driver gets: a Target is mutable,
+        and a send in flight (or waiting for a reconnect) must not follow
+        later changes to the caller's object.
+        """
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
         if target.fanout and not self.driver.capabilities.fanout:
@@ -86,12 +91,13 @@ class Transport:
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"Cannot send {message.get('method') or 'the message'} "
                                      f"to {target}: {exc}") from None
+        return target.copy()
 
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
              retry: int | None = None) -> Reply:
         """Send a request and wait for its reply (see :meth:`Driver.call`)."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         return self._guard(target, lambda: self.driver.call(
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry))
@@ -99,13 +105,13 @@ class Transport:
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
         """Send a request without waiting (see :meth:`Driver.cast`)."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         self._guard(target, lambda: self.driver.cast(target, ctxt, message, retry=retry))
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish a notification (see :meth:`Driver.notify`)."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         self._guard(target, lambda: self.driver.notify(
             target, ctxt, message, version=version, retry=retry))
 
@@ -118,7 +124,7 @@ class Transport:
         :class:`~messaging.MessagingException` subclasses. Cancelling it
         abandons the call.
         """
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         return self._guard_future(target, lambda: self.driver.submit_call(
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry))
@@ -126,7 +132,7 @@ class Transport:
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:
         """Send a request; the future completes once the bus took it."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         return self._guard_future(target, lambda: self.driver.submit_cast(
             target, ctxt, message, retry=retry))
 
@@ -134,7 +140,7 @@ class Transport:
                       message: Mapping[str, Any], *, version: float = 2.0,
                       retry: int | None = None) -> Future[None]:
         """Publish a notification; the future completes once the bus took it."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         return self._guard_future(target, lambda: self.driver.submit_notify(
             target, ctxt, message, version=version, retry=retry))
 
@@ -142,15 +148,18 @@ class Transport:
         """Subscribe an RPC server; needs ``topic`` and ``server``."""
         if not (target.topic and target.server):
             raise InvalidTarget("A server's target must have topic and server names", target)
-        return self.driver.listen(target)
+        return self.driver.listen(target.copy())
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
         """Subscribe a notification listener to each ``(target, priority)``."""
-        for target, _priority in targets_and_priorities:
+        pairs: list[tuple[Target, str]] = []
+        for target, priority in targets_and_priorities:
             if not target.topic:
                 raise InvalidTarget("A target must have a topic specified", target)
-        return self.driver.listen_for_notifications(targets_and_priorities, pool)
+            if (target, priority) not in pairs:  # by value: Targets hash by identity
+                pairs.append((target.copy(), priority))
+        return self.driver.listen_for_notifications(pairs, pool)
 
     @staticmethod
     def _guard(target: Target, send: Callable[[], T]) -> T:
