@@ -54,6 +54,10 @@ _defaults: dict[str, Any] = {}
 def set_transport_defaults(control_exchange: str) -> None:
     """Set the process-wide default exchange used when conf does not name one."""
     _defaults["control_exchange"] = control_exchange
+    try:  # oslo.config: the registered option's default, as oslo's cfg.set_defaults
+        _options.set_opt_default("DEFAULT", "control_exchange", control_exchange)
+    except ImportError:
+        pass
 
 
 class Transport:
@@ -62,10 +66,10 @@ class Transport:
     def __init__(self, driver: Driver, conf: Any = None,
                  allowed_remote_exmods: Iterable[str] = ()) -> None:
         self.driver = driver
-        self.conf = conf
+        self.conf = driver.conf if conf is None else conf
         self.url = driver.url
         self.allowed_remote_exmods = tuple(allowed_remote_exmods)
-        core = _options.resolve_options(conf, "DEFAULT", _options.DEFAULT_OPTIONS)
+        core = _options.resolve_options(self.conf, "DEFAULT", _options.DEFAULT_OPTIONS)
         self.rpc_response_timeout: float = core["rpc_response_timeout"]
         self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
 
@@ -256,12 +260,15 @@ def _load_driver(conf: Any, url: TransportURL) -> Driver:
 
 def _make(conf: Any, url: str | TransportURL | None, allowed_remote_exmods: Iterable[str] | None,
           transport_cls: type[Transport], fallback_group: str | None = None) -> Transport:
+    # oslo.config reads a file's values only for registered options: register ours
+    # on the ConfigOpts we are handed (as oslo.messaging does), never on another.
+    _options.ensure_registered(conf)
     if url is None and fallback_group is not None:
         opt = _options.Option("transport_url", str, None, "", secret=True)
         url = _options.read_option(conf, fallback_group, opt)
     if url is None:
         url = _options.read_option(conf, "DEFAULT", _options.DEFAULT_OPTIONS[0])
-    parsed = TransportURL.parse(url)
+    parsed = TransportURL.parse(conf, url)
     driver = _load_driver(conf, parsed)
     LOG.debug("Loaded driver %s for %r", type(driver).__name__, parsed)
     return transport_cls(driver, conf, allowed_remote_exmods or ())
