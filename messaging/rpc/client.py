@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidTarget, RPCVersionCapError
+from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
@@ -19,7 +19,8 @@ from ..versions import parse_version, version_is_compatible
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCClient", "get_rpc_client", "TransportOptions"]
+__all__ = ["RPCClient", "get_rpc_client", "TransportOptions",
+           "ClientSendError", "RemoteError", "RPCVersionCapError"]  # oslo's rpc.client names
 
 LOG = logging.getLogger(__name__)
 
