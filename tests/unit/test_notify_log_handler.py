@@ -111,7 +111,7 @@ def test_log_driver_does_not_loop_back_into_the_handler():
         root.removeHandler(handler)
         root.setLevel(old)
         handler.close()
-    # The log driver logged the notification to messaging.notification.logrecord, which
+    # The log driver logged the notification to oslo.messaging.notification.logrecord, which
     # reached this same root handler: it must not have been sent again.
     assert [m["payload"]["msg"] for _, m in sent(handler)] == ["once"]
 

@@ -56,24 +56,24 @@ def _sent_to_test(notifier):
 
 
 def test_event_patterns_select_the_driver(routed, caplog):
-    with caplog.at_level(logging.DEBUG, logger="messaging.notification"):
+    with caplog.at_level(logging.DEBUG, logger="oslo.messaging.notification"):
         routed.info({}, "compute.instance.create.end", {})
         routed.info({}, "image.upload", {})
         routed.info({}, "image.download", {})
         routed.info({}, "network.create", {})
     assert _sent_to_test(routed) == [("compute.instance.create.end", "INFO"),
                                      ("image.upload", "INFO")]
-    assert not [r for r in caplog.records if r.name.startswith("messaging.notification.")]
+    assert not [r for r in caplog.records if r.name.startswith("oslo.messaging.notification.")]
 
 
 def test_priority_patterns_are_case_insensitive(routed, caplog):
-    with caplog.at_level(logging.DEBUG, logger="messaging.notification"):
+    with caplog.at_level(logging.DEBUG, logger="oslo.messaging.notification"):
         routed.error({}, "network.create", {})
         routed.critical({}, "network.delete", {})
         routed.warn({}, "network.update", {})
-    logged = [r.name for r in caplog.records if r.name.startswith("messaging.notification.")]
-    assert logged == ["messaging.notification.network.create",
-                      "messaging.notification.network.delete"]
+    logged = [r.name for r in caplog.records if r.name.startswith("oslo.messaging.notification.")]
+    assert logged == ["oslo.messaging.notification.network.create",
+                      "oslo.messaging.notification.network.delete"]
     assert _sent_to_test(routed) == []
 
 
