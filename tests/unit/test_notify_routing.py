@@ -164,12 +164,24 @@ def test_bad_routing_files_fail_when_the_notifier_is_built(tmp_path, text, match
     assert path in str(e.value)
 
 
-def test_missing_file_and_missing_option_are_clear_errors(tmp_path):
+def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(NotifierDriverLoadFailure, match="cannot read routing file"):
         _notifier(str(tmp_path / "absent.yaml"))
+
+
+def test_without_routing_config_the_notifier_builds_and_drops_with_an_error(caplog):
     with get_notification_transport(None, "fake://") as transport:
-        with pytest.raises(NotifierDriverLoadFailure, match="routing_config"):
-            Notifier(transport, driver="routing")
+        with caplog.at_level(logging.ERROR, logger="messaging.notify.routing"):
+            notifier = Notifier(transport, driver="routing")
+        assert "routing_config" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            notifier.info({}, "compute.instance.create.end", {"id": 1})
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert "compute.instance.create.end" in errors[0].getMessage()
+        assert "routing_config" in errors[0].getMessage()
+        assert notifier.drivers["routing"].drivers == {}
 
 
 def test_load_routes_accepts_a_single_pattern_string(tmp_path):
