@@ -263,10 +263,10 @@ def _make(conf: Any, url: str | TransportURL | None, allowed_remote_exmods: Iter
     # oslo.config reads a file's values only for registered options: register ours
     # on the ConfigOpts we are handed (as oslo.messaging does), never on another.
     _options.ensure_registered(conf)
-    if url is None and fallback_group is not None:
+    if not url and fallback_group is not None:
         opt = _options.Option("transport_url", str, None, "", secret=True)
         url = _options.read_option(conf, fallback_group, opt)
-    if url is None:
+    if not url:
         url = _options.read_option(conf, "DEFAULT", _options.DEFAULT_OPTIONS[0])
     parsed = TransportURL.parse(conf, url)
     driver = _load_driver(conf, parsed)
