@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .driver import IncomingMessage, Listener
 from .exceptions import InvalidTarget, ServerListenError
 from .executors import load_executor
+from .green import server_executor
 
 if TYPE_CHECKING:
     from .transport import Transport
@@ -59,7 +60,7 @@ class MessageHandlingServer:
                  executor: str | None = None) -> None:
         self.transport = transport
         self.dispatcher = dispatcher
-        self.executor_type = executor or "threading"
+        self.executor_type = server_executor(executor)  # "eventlet" where threads are green
         load_executor(self.executor_type, 1).shutdown(wait=False)  # fail early on a bad name
         self._lock = threading.RLock()
         self._running = False
