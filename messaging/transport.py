@@ -42,6 +42,8 @@ __all__ = [
     "get_transport",
     "installed_drivers",
     "set_transport_defaults",
+    "warn_unless_notification",
+    "warn_unless_rpc",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -226,6 +228,20 @@ class RPCTransport(Transport):
 
 class NotificationTransport(Transport):
     """A transport meant for notifications."""
+
+
+def warn_unless_rpc(transport: Transport) -> None:
+    """Log oslo.messaging's warning when RPC is built on a notification transport."""
+    if not isinstance(transport, RPCTransport):
+        LOG.warning("Using notification transport for RPC. Please use get_rpc_transport to "
+                    "obtain an RPC transport instance.")
+
+
+def warn_unless_notification(transport: Transport) -> None:
+    """Log oslo.messaging's warning when notifications are built on an RPC transport."""
+    if not isinstance(transport, NotificationTransport):
+        LOG.warning("Using RPC transport for notifications. Please use "
+                    "get_notification_transport to obtain a notification transport instance.")
 
 
 def _default_exchange(conf: Any) -> str:
