@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DriverLoadFailure
 from ..serializer import NoOpSerializer, Serializer
+from ..transport import warn_unless_notification
 from .drivers import DRIVER_NAMESPACE, Driver
 from .options import notification_options
 
@@ -133,6 +134,7 @@ class Notifier:
                  driver: str | Sequence[str] | None = None, serializer: Serializer | None = None,
                  retry: int | None = None, topics: Sequence[str] | None = None,
                  topic: str | None = None) -> None:
+        warn_unless_notification(transport)  # oslo's warning for an RPC transport
         conf = transport.conf
         opts = notification_options(conf)
         self.transport = transport

@@ -14,6 +14,7 @@ from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersion
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
+from ..transport import warn_unless_rpc
 from ..versions import parse_version, version_is_compatible
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class RPCClient(_CallContext):
                  transport_options: TransportOptions | None = None) -> None:
         super().__init__(transport, target, serializer or NoOpSerializer(), timeout,
                          version_cap, retry, call_monitor_timeout, transport_options)
+        warn_unless_rpc(transport)  # oslo's warning for a notification transport
 
 
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
