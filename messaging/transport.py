@@ -23,20 +23,26 @@ from .envelope import dumps
 from .exceptions import (
     DriverLoadFailure,
     InvalidTarget,
+    InvalidTransportURL,
     MessageDeliveryFailure,
     MessagingException,
     NotSupported,
     SerializationError,
 )
 from .target import Target
-from .url import TransportURL
+from .url import TransportHost, TransportURL
 
 __all__ = [
     "DRIVER_NAMESPACE",
     "DriverInfo",
+    "DriverLoadFailure",
+    "InvalidTransportURL",
     "NotificationTransport",
     "RPCTransport",
     "Transport",
+    "TransportHost",
+    "TransportOptions",
+    "TransportURL",
     "get_notification_transport",
     "get_rpc_transport",
     "get_transport",
@@ -60,6 +66,27 @@ def set_transport_defaults(control_exchange: str) -> None:
         _options.set_opt_default("DEFAULT", "control_exchange", control_exchange)
     except ImportError:
         pass
+
+
+class TransportOptions:
+    """Per-client options for sending, as oslo.messaging's.
+
+    :param at_least_once: a send that no queue can take fails at once with
+        :class:`~messaging.MessageUndeliverable` instead of being dropped
+        (a call then does not wait for its timeout). Needs a driver that can
+        tell (``capabilities.mandatory``); others raise ``NotSupported``.
+    """
+
+    def __init__(self, at_least_once: bool = False) -> None:
+        self._at_least_once = bool(at_least_once)
+
+    @property
+    def at_least_once(self) -> bool:
+        """True if an unroutable send must fail instead of being dropped."""
+        return self._at_least_once
+
+    def __repr__(self) -> str:
+        return f"TransportOptions(at_least_once={self._at_least_once})"
 
 
 class Transport:
