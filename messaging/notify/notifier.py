@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DriverLoadFailure
 from ..serializer import NoOpSerializer, Serializer
-from ..transport import warn_unless_notification
+from ..transport import get_notification_transport, warn_unless_notification
 from .drivers import DRIVER_NAMESPACE, Driver
 from .options import notification_options
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..transport import Transport
 
 __all__ = ["Driver", "Notifier", "NotifierDriverLoadFailure", "WIRE_PRIORITIES", "load_drivers",
-           "sanitize_context"]
+           "sanitize_context", "get_notification_transport"]
 
 LOG = logging.getLogger(__name__)
 

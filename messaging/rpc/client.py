@@ -14,7 +14,7 @@ from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersion
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
-from ..transport import warn_unless_rpc
+from ..transport import TransportOptions, warn_unless_rpc
 from ..versions import parse_version, version_is_compatible
 
 if TYPE_CHECKING:
@@ -32,13 +32,6 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
-
-
-class TransportOptions:
-    """Per-client hints for the driver (kept for oslo compatibility)."""
-
-    def __init__(self, at_least_once: bool = False) -> None:
-        self.at_least_once = at_least_once
 
 
 class _CallContext:
