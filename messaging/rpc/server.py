@@ -10,13 +10,13 @@ from ..serializer import Serializer
 from ..server import MessageHandlingServer
 from ..target import Target
 from ..transport import warn_unless_rpc
-from .dispatcher import RPCDispatcher
-from .policy import RPCAccessPolicyBase
+from .dispatcher import RPCDispatcher, expected_exceptions
+from .policy import RPCAccessPolicyBase, expose
 
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCServer", "get_rpc_server"]
+__all__ = ["RPCServer", "get_rpc_server", "expected_exceptions", "expose"]  # oslo's names
 
 
 class RPCServer(MessageHandlingServer):
