@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .notifier import Notifier
-from .options import notification_options
+from .options import notification_options, service_conf
 
 if TYPE_CHECKING:
     from ..serializer import Serializer
@@ -49,19 +49,6 @@ def _sending() -> threading.local:
     if _local is None:
         _local = threading.local()
     return _local
-
-
-def _service_conf(conf: Any, default: Any) -> Any:
-    """``conf``, else the handler class's ``CONF``, else oslo.config's ``cfg.CONF``."""
-    if conf is not None:
-        return conf
-    if default is not None:
-        return default
-    try:
-        from oslo_config import cfg
-    except ImportError:
-        return None
-    return cfg.CONF
 
 
 def _make_transport(url: str | None, conf: Any) -> Transport:
@@ -143,7 +130,7 @@ class LoggingNotificationHandler(_SendingHandler):
                  serializer: type[Serializer] | Serializer | None = None, *,
                  conf: Any = None) -> None:
         super().__init__()
-        conf = _service_conf(conf, self.CONF)
+        conf = service_conf(conf, self.CONF)
         if isinstance(serializer, type):
             serializer = serializer()
         topics = [topic] if isinstance(topic, str) else topic
@@ -203,7 +190,7 @@ class LoggingErrorNotificationHandler(_SendingHandler):
                  driver: str | Sequence[str] | None = None) -> None:
         super().__init__(level)
         if transport is None:
-            conf = _service_conf(conf, self.CONF)
+            conf = service_conf(conf, self.CONF)
             transport = self._transport = _make_transport(url, conf)
         elif conf is None:
             conf = transport.conf
