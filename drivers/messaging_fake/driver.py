@@ -351,8 +351,9 @@ class FakeDriver(Driver):
             queues.append(self.bus.declare_queue(f"{exchange}/{key}", [(exchange, key)]))
         fanout_name = f"{fanout_exchange(topic)}_{new_id()}"
         queues.append(self.bus.declare_queue(fanout_name, [(fanout_exchange(topic), "")]))
-        return self._register(FakeListener(self, self.bus.consume(queues), _parse_rpc,
-                                           owned_queues=[fanout_name]))
+        # push: the topic's casts go round-robin to its servers, as on RabbitMQ
+        return self._register(FakeListener(self, self.bus.consume(queues, push=True),
+                                           _parse_rpc, owned_queues=[fanout_name]))
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
