@@ -35,6 +35,9 @@ class Option:
     choices: tuple[Any, ...] | None = None
     deprecated_names: tuple[str, ...] = ()
     secret: bool = False
+    #: A list given by repeating the option in a configuration file (oslo.config's
+    #: ``MultiStrOpt``) rather than as one comma-separated value.
+    multi: bool = False
 
     def coerce(self, raw: Any) -> Any:
         """Convert a raw value (often a string from a URL) to this option's type."""
@@ -170,7 +173,8 @@ def _cfg_opts(group: str, options: Sequence[Option]) -> list[Any]:
             kw["choices"] = list(o.choices)
         if o.deprecated_names:
             kw["deprecated_opts"] = [cfg.DeprecatedOpt(n) for n in o.deprecated_names]
-        opts.append(kinds[o.type](o.name, **kw))
+        kind = cfg.MultiStrOpt if o.multi else kinds[o.type]
+        opts.append(kind(o.name, **kw))
     return _CFG_OPTS.setdefault(group, opts)
 
 

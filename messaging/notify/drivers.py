@@ -88,8 +88,10 @@ class MessagingDriver(NotifierDriver):
     version = 1.0
 
     def __init__(self, conf: Any, topics: Sequence[str] | None = None,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, version: float | None = None) -> None:
         super().__init__(conf, topics, transport)
+        if version is not None:  # oslo's signature: MessagingDriver(..., version=2.0)
+            self.version = version
         if transport is None:
             raise ValueError(f"the {type(self).__name__} needs a transport")
 

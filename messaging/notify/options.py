@@ -20,7 +20,8 @@ GROUP = "oslo_messaging_notifications"
 NOTIFICATION_OPTIONS: tuple[Option, ...] = (
     Option("driver", list, [],
            "Notifier drivers to send notifications with (messaging, messagingv2, log, "
-           "routing, test, noop). None or only noop disables notifications."),
+           "routing, test, noop), one per line as with oslo.messaging. None or only noop "
+           "disables notifications.", multi=True),
     Option("transport_url", str, None,
            "URL of the bus for notifications; [DEFAULT] transport_url when unset.",
            secret=True),

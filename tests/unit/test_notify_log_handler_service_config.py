@@ -28,12 +28,13 @@ cfg = pytest.importorskip("oslo_config.cfg")
 
 def _service_conf(tmp_path, drivers: str, topic: str, vhost: str):
     path = tmp_path / f"{uuid.uuid4().hex}.conf"
+    driver_lines = "\n".join(f"driver = {d}" for d in drivers.split(","))
     path.write_text(f"""
 [DEFAULT]
 transport_url = fake:///not-for-notifications
 
 [oslo_messaging_notifications]
-driver = {drivers}
+{driver_lines}
 topics = {topic}
 transport_url = fake:///{vhost}
 """)

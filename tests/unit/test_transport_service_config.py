@@ -29,7 +29,8 @@ rpc_response_timeout = 7
 control_exchange = service_exchange
 
 [oslo_messaging_notifications]
-driver = test,messagingv2
+driver = test
+driver = messagingv2
 topics = service_notifications
 transport_url = fake:///{vhost}-notifications
 """)
@@ -59,6 +60,7 @@ def test_notification_transport_and_notifier_follow_the_config_file(service_conf
         notifier.info({}, "svc.started", {"ok": True})
         [(_ctxt, message, priority, _retry)] = get_test_notifications()
         assert (message["event_type"], priority) == ("svc.started", "INFO")
+        assert list(notifier.drivers) == ["test", "messagingv2"]  # one per line, as oslo
         listener = transport.listen_for_notifications(
             [(messaging.Target(topic="service_notifications"), "info")])
         try:
