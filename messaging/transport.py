@@ -126,20 +126,41 @@ class Transport:
                                      f"to {target}: {exc}") from None
         return target.copy()
 
+    def _mandatory(self, target: Target, mandatory: bool) -> dict[str, bool]:
+        """The driver keyword for an unroutable-means-error send, or NotSupported.
+
+        As oslo.messaging, a fanout cast is never mandatory (nothing tells how
+        many servers should have had it).
+        """
+        if not mandatory or target.fanout:
+            return {}
+        if not self.driver.capabilities.mandatory:
+            raise NotSupported(f"driver {self.url.scheme!r} cannot report a request that no "
+                               f"queue takes (TransportOptions(at_least_once=True))")
+        return {"mandatory": True}
+
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
-             retry: int | None = None) -> Reply:
-        """Send a request and wait for its reply (see :meth:`Driver.call`)."""
+             retry: int | None = None, mandatory: bool = False) -> Reply:
+        """Send a request and wait for its reply (see :meth:`Driver.call`).
+
+        With ``mandatory`` a request no queue takes raises
+        :class:`~messaging.MessageUndeliverable` at once (``at_least_once``).
+        """
         target = self._check_send(target, ctxt, message)
-        return self._guard(target, lambda: self.driver.call(
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver  # ``mandatory`` is a keyword of capable drivers only
+        return self._guard(target, lambda: driver.call(
             target, ctxt, message, timeout=timeout,
-            call_monitor_timeout=call_monitor_timeout, retry=retry))
+            call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             retry: int | None = None) -> None:
-        """Send a request without waiting (see :meth:`Driver.cast`)."""
+             retry: int | None = None, mandatory: bool = False) -> None:
+        """Send a request without waiting (see :meth:`Driver.cast`); ``mandatory``: :meth:`call`."""
         target = self._check_send(target, ctxt, message)
-        self._guard(target, lambda: self.driver.cast(target, ctxt, message, retry=retry))
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        self._guard(target, lambda: driver.cast(target, ctxt, message, retry=retry, **extra))
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
@@ -150,24 +171,28 @@ class Transport:
 
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
-                    retry: int | None = None) -> Future[Reply]:
+                    retry: int | None = None, mandatory: bool = False) -> Future[Reply]:
         """Send a request; the future gets the reply (see :meth:`Driver.submit_call`).
 
         Invalid targets and messages raise at once; the future raises only
         :class:`~messaging.MessagingException` subclasses. Cancelling it
-        abandons the call.
+        abandons the call. ``mandatory`` as :meth:`call`.
         """
         target = self._check_send(target, ctxt, message)
-        return self._guard_future(target, lambda: self.driver.submit_call(
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        return self._guard_future(target, lambda: driver.submit_call(
             target, ctxt, message, timeout=timeout,
-            call_monitor_timeout=call_monitor_timeout, retry=retry))
+            call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
-                    *, retry: int | None = None) -> Future[None]:
-        """Send a request; the future completes once the bus took it."""
+                    *, retry: int | None = None, mandatory: bool = False) -> Future[None]:
+        """Send a request; the future completes once the bus took it (``mandatory``: see call)."""
         target = self._check_send(target, ctxt, message)
-        return self._guard_future(target, lambda: self.driver.submit_cast(
-            target, ctxt, message, retry=retry))
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        return self._guard_future(target, lambda: driver.submit_cast(
+            target, ctxt, message, retry=retry, **extra))
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
                       message: Mapping[str, Any], *, version: float = 2.0,
