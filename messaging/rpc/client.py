@@ -75,6 +75,11 @@ class _CallContext:
         return _CallContext(self.transport, self.target.replace(**fields), self.serializer,
                             **opts)
 
+    @property
+    def _at_least_once(self) -> bool:
+        """TransportOptions(at_least_once=True): an unroutable request fails at once."""
+        return bool(self.transport_options is not None and self.transport_options.at_least_once)
+
     def can_send_version(self, version: Any = _UNSET) -> bool:
         """True if ``version`` (default: the target's) is within ``version_cap``."""
         v = self.target.version if version is _UNSET else version
@@ -100,7 +105,8 @@ class _CallContext:
         returned and server-side errors are not reported back.
         """
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry)
+        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry,
+                            mandatory=self._at_least_once)
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Run ``method(**kwargs)`` on one server and return its result.
@@ -116,7 +122,7 @@ class _CallContext:
             else self.transport.rpc_response_timeout
         reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
                                     call_monitor_timeout=self.call_monitor_timeout,
-                                    retry=self.retry)
+                                    retry=self.retry, mandatory=self._at_least_once)
         if reply.failure is not None:
             raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
         return self.serializer.deserialize_entity(ctxt, reply.result)
