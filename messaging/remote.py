@@ -19,6 +19,7 @@ import builtins
 import importlib
 import json
 import logging
+import re
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,6 +81,25 @@ def _find_class(module: str, name: str, allowed: frozenset[str]) -> type[BaseExc
     return None
 
 
+#: oslo.messaging builds these from their constructor arguments but sends only the
+#: message: read the arguments back from it, so ``exc.method`` is the method.
+_OSLO_MESSAGES = {
+    "NoSuchMethod": re.compile(r"Endpoint does not support RPC method (?P<method>.*)\Z", re.S),
+    "UnsupportedVersion": re.compile(
+        r"Endpoint does not support RPC version (?P<version>.*)\. "
+        r"Attempted method: (?P<method>.*)\Z", re.S),
+}
+
+
+def _from_oslo_message(name: str, message: str, args: Any) -> tuple[Any, dict[str, Any]]:
+    """Constructor arguments of one of our errors, from an oslo peer's failure."""
+    pattern = _OSLO_MESSAGES.get(name)
+    found = pattern.match(message) if pattern is not None else None
+    if found is None:
+        return args, {}
+    return [], {k: (None if v == "None" else v) for k, v in found.groupdict().items()}
+
+
 def deserialize_exception(data: Mapping[str, Any] | str,
                           allowed_modules: Iterable[str] = ()) -> BaseException:
     """Rebuild the exception ``data`` describes, or a :class:`RemoteError`."""
@@ -100,6 +120,8 @@ def deserialize_exception(data: Mapping[str, Any] | str,
         return _exc.RemoteError(name, message, tb_text)
     args = data.get("args") or []
     kwargs = data.get("kwargs") or {}
+    if module.startswith("oslo_messaging") and not kwargs:
+        args, kwargs = _from_oslo_message(name, message, args)
     try:
         exc = cls(*args, **kwargs) if isinstance(args, list) and isinstance(kwargs, dict) \
             else cls(message)

@@ -83,12 +83,22 @@ def test_re_raising_a_remote_error_of_ours_sends_the_original_class():
 
 
 def test_oslo_module_names_map_to_ours():
+    # What an oslo.messaging server sends: the message as the only argument, no kwargs.
+    message = "Endpoint does not support RPC method frob"
     data = {"class": "NoSuchMethod", "module": "oslo_messaging.rpc.dispatcher",
-            "message": "Endpoint does not support RPC method frob", "tb": [],
-            "args": [], "kwargs": {"method": "frob"}}
+            "message": message, "tb": [], "args": [message], "kwargs": {}}
     exc = deserialize_exception(data)
     assert isinstance(exc, NoSuchMethod) and exc.method == "frob"
     assert isinstance(exc, RemoteError) and exc.exc_type == "NoSuchMethod"
+
+
+def test_oslo_unsupported_version_arguments_are_read_back():
+    message = "Endpoint does not support RPC version 2.0. Attempted method: ping"
+    data = {"class": "UnsupportedVersion", "module": "oslo_messaging.rpc.dispatcher",
+            "message": message, "tb": [], "args": [message], "kwargs": {}}
+    exc = deserialize_exception(data)
+    assert isinstance(exc, UnsupportedVersion)
+    assert (exc.version, exc.method) == ("2.0", "ping")
 
 
 def test_rpc_module_paths_of_remote_error_as_oslo():
