@@ -73,6 +73,7 @@ class EventletExecutor(concurrent.futures.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any,
                ) -> concurrent.futures.Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on a green thread; the future gets its outcome."""
         if self._shutdown:
             raise RuntimeError("cannot schedule new work after shutdown")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
