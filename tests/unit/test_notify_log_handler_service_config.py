@@ -99,8 +99,10 @@ def test_publish_errors_handler_is_quiet_with_the_services_log_driver(monkeypatc
 
 def test_publish_errors_handler_sends_nothing_when_the_service_configured_no_driver(
         monkeypatch, tmp_path):
+    path = tmp_path / "no-driver.conf"
+    path.write_text(f"[DEFAULT]\ntransport_url = fake:///{uuid.uuid4().hex}\n")
     conf = cfg.ConfigOpts()
-    conf([])
+    conf(["--config-file", str(path)])
     monkeypatch.setattr(cfg, "CONF", conf)
     handler = PublishErrorsHandler(logging.ERROR)
     try:
