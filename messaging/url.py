@@ -61,8 +61,10 @@ class TransportURL:
     Built as oslo.messaging builds it, ``TransportURL(conf, transport,
     virtual_host, hosts, query)``; ``conf`` may be left out
     (``TransportURL('rabbit', 'vhost', hosts)``: a string where ``conf``
-    goes is the transport). ``query`` maps each key to its value; a key
-    repeated in the URL gets its values joined with ``,``
+    goes is the transport). Without ``conf`` the earlier order of this
+    library, ``TransportURL('rabbit', hosts, 'vhost', query)``, still works.
+    ``query`` maps each key to its value; a key repeated in the URL gets its
+    values joined with ``,``
     (``a=1&a=2`` -> ``'1,2'``). Equality and hash compare the transport,
     virtual host and hosts, not the query, as oslo.messaging's do.
     """
@@ -83,6 +85,10 @@ class TransportURL:
             raise TypeError(f"TransportURL takes at most {len(names)} positional arguments "
                             f"({', '.join(names)})")
         values: dict[str, Any] = dict(zip(names, args, strict=False))
+        if "conf" not in names and isinstance(values.get("virtual_host"), (list, tuple)):
+            # this library's first order, (transport, hosts, virtual_host, query): a
+            # virtual host is never a sequence, so the two cannot be confused
+            values["virtual_host"], values["hosts"] = values.get("hosts"), values["virtual_host"]
         for key, value in kwargs.items():
             if key not in _URL_ARGS:
                 raise TypeError(f"TransportURL got an unexpected keyword argument {key!r}")

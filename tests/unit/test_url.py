@@ -159,6 +159,13 @@ def test_constructor_takes_conf_first_as_oslo(conf):
     assert url == TransportURL("rabbit", "vh", hosts)  # conf may be left out
 
 
+def test_constructor_keeps_this_librarys_earlier_order_without_conf():
+    hosts = (TransportHost("h", 5672),)
+    assert TransportURL("rabbit", hosts, "vh", {"x": "1"}) == TransportURL("rabbit", "vh", hosts)
+    assert TransportURL("rabbit", hosts, "vh", {"x": "1"}).query == {"x": "1"}
+    assert TransportURL("rabbit", [], None).hosts == ()
+
+
 def test_constructor_refuses_hosts_that_are_not_transport_hosts():
     with pytest.raises(TypeError, match="TransportHost"):
         TransportURL(None, "rabbit", "vh", ["h1"])
