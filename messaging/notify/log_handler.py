@@ -10,8 +10,9 @@ Both follow the service's configuration as oslo.messaging's do: the
 ``[DEFAULT] transport_url``) of ``conf``, else of the class attribute
 ``CONF``, else of oslo.config's global ``cfg.CONF``. oslo.log builds
 ``PublishErrorsHandler(logging.ERROR)`` with nothing else, so the global
-configuration is the only one it can follow; this is the one place the
-library reads ``cfg.CONF`` without being handed it. Without oslo.config
+configuration is the only one it can follow; with the WSGI middleware
+(:mod:`messaging.notify.middleware`, built by paste.deploy) these are the
+only places the library reads ``cfg.CONF`` without being handed it. Without oslo.config
 (no configuration at all) the handlers send with ``messagingv2``.
 
 Neither sends from inside its own sending: a record logged while a
