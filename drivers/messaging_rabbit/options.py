@@ -51,7 +51,7 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
            "Seconds to wait before reconnecting after a lost connection."),
     Option("kombu_reconnect_splay", float, 0.0, "Accepted for compatibility; unused."),
     Option("kombu_compression", str, None,
-           "Compress published bodies (gzip, bz2...); compressed bodies are always read."),
+           "Compress published bodies (gzip, bzip2, lzma); compressed bodies are always read."),
     Option("kombu_missing_consumer_retry_timeout", float, 60.0,
            "How long a server retries a reply whose reply queue is missing.",
            deprecated_names=("kombu_reconnect_timeout",)),
@@ -98,6 +98,10 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
            "Wait for the broker to confirm casts and notifications (this library's own)."),
     Option("connect_timeout", float, 5.0,
            "Seconds one TCP/AMQP connection attempt may take (this library's own)."),
+    Option("send_timeout", float, 60.0,
+           "Longest a cast or notification waits for the broker to take and confirm it "
+           "(unreachable, blocked by a resource alarm, refusing it) before it raises "
+           "MessageDeliveryFailure; retry=None retries until then (this library's own)."),
 )
 
 OPTION_GROUPS[GROUP] = RABBIT_OPTIONS
@@ -145,11 +149,18 @@ class Settings:
     rabbit_stream_fanout: bool
     publisher_confirms: bool
     connect_timeout: float
+    send_timeout: float
 
     @property
     def durable(self) -> bool:
         """Durability of the control exchange and topic queues (quorum forces it, as oslo)."""
         return self.amqp_durable_queues or self.rabbit_quorum_queue
+
+
+def _known_compression(method: str) -> bool:
+    from .codec import compression_methods
+
+    return method in compression_methods()
 
 
 def load_settings(conf: Any, url: TransportURL) -> Settings:
@@ -168,6 +179,12 @@ def load_settings(conf: Any, url: TransportURL) -> Settings:
                                              "both enabled; a queue is quorum or mirrored")
     if settings.heartbeat_rate <= 0:
         raise InvalidTransportURL(shown, "heartbeat_rate must be positive")
+    for name in ("send_timeout", "connect_timeout"):
+        if not getattr(settings, name) > 0:
+            raise InvalidTransportURL(shown, f"{name} must be positive (seconds)")
+    if settings.kombu_compression and not _known_compression(settings.kombu_compression):
+        raise InvalidTransportURL(shown, f"Unknown kombu_compression "
+                                         f"{settings.kombu_compression!r}")
     for name in ("use_queue_manager", "rabbit_stream_fanout"):
         if getattr(settings, name):
             LOG.warning("Option %s is not supported by this driver and is ignored "
