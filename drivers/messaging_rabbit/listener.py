@@ -37,7 +37,6 @@ import amqp
 
 from messaging.driver import IncomingMessage, Listener
 from messaging.envelope import (
-    MalformedMessage,
     Request,
     parse_notification,
     parse_request,
@@ -230,7 +229,7 @@ class RabbitListener(Listener):
             inner = unwrap(decode_body(message.body, message.headers))
             incoming = self._rpc_message(inner, settle, generation) if self._rpc \
                 else self._notification(inner, settle, generation)
-        except MalformedMessage as exc:
+        except Exception as exc:  # MalformedMessage, or anything odd in a body
             LOG.warning("Rejecting a malformed message from queue of routing key %r: %s",
                         message.delivery_info.get("routing_key"), exc)
             message.channel.basic_reject(tag, requeue=False)

@@ -20,7 +20,7 @@ import uuid
 import amqp
 
 from messaging.correlation import ReplyCorrelator
-from messaging.envelope import MalformedMessage, parse_reply, unwrap
+from messaging.envelope import parse_reply, unwrap
 
 from .codec import decode_body
 from .connection import IOConnection, Subscription
@@ -58,7 +58,7 @@ class ReplyQueue:
         """I/O thread: parse one reply and hand it to the correlator."""
         try:
             frame = parse_reply(unwrap(decode_body(message.body, message.headers)))
-        except MalformedMessage as exc:
+        except Exception as exc:  # MalformedMessage, or anything odd in a reply
             LOG.warning("Dropping a malformed reply on %s: %s", self.queue_name, exc)
             return
         self.correlator.deliver(frame)
