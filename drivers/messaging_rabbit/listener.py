@@ -19,6 +19,13 @@ Delivery guarantees (the driver's ``capabilities`` say the same):
   endpoint returns; ``requeue`` is ``basic.reject(requeue=True)``.
 - A malformed body is logged, rejected without requeue, and the listener
   keeps serving.
+- An ack or reject is bound to the channel its delivery came on: never
+  dropped while that channel lives (also while a reconnected connection
+  still consumes its other queues), moot once it is gone.
+
+The listener's connection connects in the background: :attr:`RabbitListener.consuming`
+and :attr:`RabbitListener.last_error` say whether its queues are consumed, and
+why not.
 """
 
 from __future__ import annotations

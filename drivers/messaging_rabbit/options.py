@@ -10,6 +10,11 @@ A few options are accepted for compatibility but have no effect here (the
 send-connection pool: this driver shares one connection whose publishes are
 pipelined; the queue manager and stream fanout, which only change the names
 and types of a server's private queues); they log a warning when set.
+
+Three options are this library's own: ``publisher_confirms``,
+``connect_timeout`` (one connection attempt) and ``send_timeout`` (the
+longest a cast or notification may wait for the broker to take and confirm
+it: an unreachable or blocked broker cannot make a send hang).
 """
 
 from __future__ import annotations
