@@ -538,7 +538,7 @@ class IOConnection:
         self._take_tasks()
         if self._settles:
             self._run_settles(session)
-        if self._subs_dirty:
+        if self._subs_dirty and self.blocked is None:  # a blocked broker answers nothing
             self._consume_missing(session)
         backlog = self._backlog
         now = time.monotonic()
@@ -704,6 +704,7 @@ class IOConnection:
     def _on_unblocked(self) -> None:
         """I/O thread (``connection.unblocked``): publishing resumes."""
         blocked, self.blocked = self.blocked, None
+        self._subs_dirty = True  # subscriptions added meanwhile are consumed now
         since = f" after {time.monotonic() - blocked.since:.1f} s" if blocked else ""
         LOG.warning("The broker has unblocked connection %s (%s)%s", self.name, self.purpose,
                     since)

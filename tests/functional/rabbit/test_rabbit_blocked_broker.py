@@ -59,3 +59,6 @@ def test_sends_to_a_blocked_broker_fail_within_the_send_timeout(make_driver, ser
     # still arrive now; the caller was told it could not be confirmed in time.)
     wait_for(lambda: "after" in [m.message["method"] for m in server.received], 10,
              message="the cast sent after the alarm cleared")
+    # The reply queue, first needed by the call made while blocked, works now.
+    assert driver.call(Target(topic=topic), {}, {"method": "m", "args": {}},
+                       timeout=10).result == {}
