@@ -139,13 +139,6 @@ class Backlog:
         if self._ready and self._ready[0] is task:
             self._ready.popleft()
 
-    def take(self, keep: Callable[[Task], bool]) -> list[Task]:
-        """Remove and return the ready tasks for which ``keep`` is False, in order."""
-        taken = [t for t in self._ready if not keep(t)]
-        if taken:
-            self._ready = collections.deque(t for t in self._ready if keep(t))
-        return taken
-
     def _all(self) -> Iterator[Task]:
         yield from self._ready
         for _, _, task in self._delayed:
