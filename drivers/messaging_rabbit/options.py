@@ -66,9 +66,10 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
     Option("rabbit_login_method", str, "AMQPLAIN", "SASL mechanism.",
            choices=("PLAIN", "AMQPLAIN", "EXTERNAL", "RABBIT-CR-DEMO")),
     Option("rabbit_retry_interval", float, 1.0,
-           "Seconds to wait before the first reconnect of a full pass over the hosts."),
+           "Seconds between passes over the hosts while none listens (connection refused), "
+           "and the first wait of the backoff after other failures."),
     Option("rabbit_retry_backoff", float, 2.0,
-           "Seconds added to the reconnect wait after each failed pass."),
+           "Seconds added to the reconnect wait after each failed pass (except refused ones)."),
     Option("rabbit_interval_max", float, 30.0, "Longest wait between reconnect passes."),
     Option("rabbit_ha_queues", bool, False,
            "Declare queues with x-ha-policy: all (obsolete since RabbitMQ 3.0)."),
