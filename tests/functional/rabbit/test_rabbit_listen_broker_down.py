@@ -67,3 +67,25 @@ def test_start_raises_when_the_broker_refuses_the_subscription(url, topic):
         assert not server.running
     finally:
         transport.cleanup()
+
+
+def test_a_subscription_refused_once_the_broker_is_back_is_reported(
+        make_driver, private_node, vhost, topic):
+    url = f"rabbit://{private_node.url_host}/{vhost}"
+    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:  # survives a restart
+        kombu.Queue(topic, kombu.Exchange("openstack", "topic", durable=False), topic,
+                    durable=True, channel=raw.default_channel).declare()
+    driver = make_driver(QUICK, url_=url)
+    private_node.stop()
+    try:
+        listener = driver.listen(Target(topic=topic, server="s1"))  # returns: broker down
+        assert not listener.consuming
+        private_node.start()
+        wait_for(lambda: "refused the subscription" in (listener.last_error or ""), 30,
+                 message="the refusal to be reported")
+        assert "PRECONDITION_FAILED" in listener.last_error
+        assert not listener.consuming
+        assert listener.connection.connects == 1  # given up, not retried in a loop
+        listener.cleanup()
+    finally:
+        private_node.start()
