@@ -57,7 +57,6 @@ from typing import Any, TypeVar
 
 import amqp
 import kombu.connection
-from kombu.connection import failover_strategies
 
 from messaging.correlation import settle_future
 from messaging.exceptions import InvalidTransportURL, MessageDeliveryFailure, MessagingTimeout
@@ -80,6 +79,8 @@ _KombuConnection: Any = kombu.connection.Connection
 _SSL_VERSIONS = {"tlsv1": "PROTOCOL_TLSv1", "tlsv1_1": "PROTOCOL_TLSv1_1",
                  "tlsv1_2": "PROTOCOL_TLSv1_2", "sslv23": "PROTOCOL_SSLv23",
                  "tls": "PROTOCOL_TLS", "tls_client": "PROTOCOL_TLS_CLIENT"}
+#: Seconds between two warnings about the same failing connection attempt.
+_REPEAT_LOG_EVERY = 30.0
 #: Frames read in one go before queued work gets a turn.
 _DRAIN_BATCH = 256
 _BASIC_PUBLISH = amqp.spec.Basic.Publish
@@ -309,15 +310,16 @@ class IOConnection:
         self._next_heartbeat = 0.0
         self._current: _IOTask | None = None
         self._current_sub: Subscription | None = None
+        #: when each connection failure text was last logged at warning level
+        self._logged: dict[str | None, float] = {}
         self._closing = False
         self._close_grace = 5.0
         self._closed = threading.Event()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ident: int | None = None
-        strategy: Any = failover_strategies[settings.kombu_failover_strategy]
         self._policy = ReconnectPolicy(
-            len(self._hosts), strategy,
+            len(self._hosts), settings.kombu_failover_strategy,
             retry_interval=settings.rabbit_retry_interval,
             retry_backoff=settings.rabbit_retry_backoff,
             interval_max=settings.rabbit_interval_max,
@@ -739,6 +741,7 @@ class IOConnection:
             self._attempt_failed(exc, label)
             return
         self._policy.connected()
+        self._logged.clear()
         self._down = False
         self.blocked = None
         self._session = session
@@ -1004,7 +1007,17 @@ class IOConnection:
                 settle_future(sub.ready, exc=MessageDeliveryFailure(
                     f"Could not connect to {self._shown_url}: {self.last_error}"))
         delay = self._policy.failed(errors.is_refused(exc))
-        log = LOG.error if fatal else LOG.warning
+        # Attempts repeat every second while a broker is down: the same failure is
+        # logged loudly once per _REPEAT_LOG_EVERY, quietly in between.
+        now = time.monotonic()
+        key = self.last_error
+        if now - self._logged.get(key, -math.inf) >= _REPEAT_LOG_EVERY:
+            self._logged = {k: t for k, t in self._logged.items()
+                            if now - t < _REPEAT_LOG_EVERY}
+            self._logged[key] = now
+            log = LOG.error if fatal else LOG.warning
+        else:
+            log = LOG.debug
         log("Connection %s (%s) to %s failed: %s; next attempt in %.1f s", self.name,
             self.purpose, label, errors.describe(exc), delay)
         self._next_attempt = time.monotonic() + delay

@@ -29,6 +29,8 @@ from typing import Any
 from messaging.options import OPTION_GROUPS, Option, resolve_options
 from messaging.url import TransportURL
 
+from .recovery import STRATEGIES
+
 __all__ = ["GROUP", "RABBIT_OPTIONS", "Settings", "load_settings"]
 
 LOG = logging.getLogger(__name__)
@@ -61,8 +63,9 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
            "How long a server retries a reply whose reply queue is missing.",
            deprecated_names=("kombu_reconnect_timeout",)),
     Option("kombu_failover_strategy", str, "round-robin",
-           "How to pick the next host of the URL after a failure.",
-           choices=("round-robin", "shuffle")),
+           "How to order the URL's hosts in each pass of connection attempts (every pass "
+           "tries every host once).",
+           choices=STRATEGIES),
     Option("rabbit_login_method", str, "AMQPLAIN", "SASL mechanism.",
            choices=("PLAIN", "AMQPLAIN", "EXTERNAL", "RABBIT-CR-DEMO")),
     Option("rabbit_retry_interval", float, 1.0,

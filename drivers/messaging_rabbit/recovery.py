@@ -21,23 +21,43 @@ After a lost connection the first attempt waits ``kombu_reconnect_delay``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import random
+from collections.abc import Iterator
 
-__all__ = ["ReconnectPolicy"]
+__all__ = ["STRATEGIES", "ReconnectPolicy"]
+
+#: ``kombu_failover_strategy`` values: the order of hosts within each pass.
+STRATEGIES = ("round-robin", "shuffle")
+
+
+def _passes(hosts: int, strategy: str) -> Iterator[int]:
+    """Host indices, pass after pass; every pass tries every host once.
+
+    ``shuffle`` draws a new order for each pass (kombu's shuffle draws each
+    host independently, so one pass could try a dead host twice and miss a
+    live one).
+    """
+    order = list(range(hosts))
+    while True:
+        if strategy == "shuffle":
+            random.shuffle(order)
+        yield from order
 
 
 class ReconnectPolicy:
-    """Failover over ``hosts`` (indices given by ``strategy``) with capped backoff.
+    """Failover over ``hosts`` with capped backoff.
 
     :param hosts: how many hosts the URL names.
-    :param strategy: builds the endless order of host indices to try (round-robin, shuffle).
+    :param strategy: the order within a pass, one of :data:`STRATEGIES`.
     """
 
-    def __init__(self, hosts: int, strategy: Callable[[list[int]], Iterator[int]], *,
+    def __init__(self, hosts: int, strategy: str, *,
                  retry_interval: float, retry_backoff: float, interval_max: float,
                  reconnect_delay: float) -> None:
         self._hosts = max(1, hosts)
-        self._order = strategy(list(range(self._hosts)))
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown failover strategy {strategy!r}; known: {STRATEGIES}")
+        self._order = _passes(self._hosts, strategy)
         self.retry_interval = max(0.0, retry_interval)
         self.retry_backoff = max(0.0, retry_backoff)
         self.interval_max = max(self.retry_interval, interval_max)

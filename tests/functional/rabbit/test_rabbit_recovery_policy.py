@@ -8,8 +8,6 @@ same budget and deadline rules as everything else.
 
 from __future__ import annotations
 
-import itertools
-
 from messaging_rabbit.backlog import Backlog, Task
 from messaging_rabbit.recovery import ReconnectPolicy
 
@@ -17,7 +15,7 @@ from messaging.exceptions import MessageDeliveryFailure
 
 
 def _policy(hosts: int = 2) -> ReconnectPolicy:
-    return ReconnectPolicy(hosts, itertools.cycle, retry_interval=1.0, retry_backoff=2.0,
+    return ReconnectPolicy(hosts, "round-robin", retry_interval=1.0, retry_backoff=2.0,
                            interval_max=4.0, reconnect_delay=0.5)
 
 
@@ -45,6 +43,14 @@ def test_one_host_answering_badly_makes_the_pass_back_off():
 def test_hosts_are_tried_in_the_strategys_order():
     policy = _policy(3)
     assert [policy.next_host() for _ in range(4)] == [0, 1, 2, 0]
+
+
+def test_every_shuffled_pass_tries_every_host_once():
+    policy = ReconnectPolicy(3, "shuffle", retry_interval=1.0, retry_backoff=2.0,
+                             interval_max=4.0, reconnect_delay=0.5)
+    picks = [policy.next_host() for _ in range(300)]
+    assert all(sorted(picks[i:i + 3]) == [0, 1, 2] for i in range(0, 300, 3))
+    assert len({tuple(picks[i:i + 3]) for i in range(0, 300, 3)}) > 1
 
 
 def _error(task: Task) -> BaseException:
