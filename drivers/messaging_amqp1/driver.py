@@ -85,7 +85,7 @@ class AmqpDriver(Driver):
         self._tls = url.scheme == "amqps" or self.settings.ssl
         self._ssl = ssl_domain(self.settings, shown) if self._tls else None
         self._container_id = self.settings.container_name or default_container_name()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._loop: IOLoop | None = None
         self._client: AmqpConnection | None = None
         self._replies: ReplyReceiver | None = None
