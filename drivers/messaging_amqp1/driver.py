@@ -76,6 +76,7 @@ class AmqpDriver(Driver):
         # the broker's "accepted" outcome; like an AMQP 0-9-1 confirm it does not say
         # the message was routed (RabbitMQ accepts unroutable messages)
         publisher_confirms=True, brokered=True)
+    client_library: ClassVar[str | None] = "python-qpid-proton"
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
