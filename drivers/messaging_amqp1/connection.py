@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from proton import Condition, Delivery, Link, Message, SSLDomain, Terminus
+from proton import Condition, Delivery, Handler, Link, Message, SSLDomain, Terminus
 from proton.handlers import MessagingHandler
 from proton.reactor import ApplicationEvent, Container, EventInjector
 
@@ -74,7 +74,7 @@ def _owner(obj: Any) -> Any:
         return None
 
 
-class _Timer:
+class _Timer(Handler):
     """A container timer running ``fn`` on the I/O thread."""
 
     def __init__(self, fn: Callable[[], None]) -> None:
@@ -87,7 +87,7 @@ class _Timer:
             LOG.exception("A timer of the AMQP 1.0 I/O thread failed")
 
 
-class _Events(MessagingHandler):  # type: ignore[misc]
+class _Events(MessagingHandler):
     """The container's handler: routes proton events to the connection or link they concern.
 
     Every callback is guarded: an exception escaping a handler would end the
@@ -1068,7 +1068,9 @@ def ssl_domain(settings: Settings, shown_url: str) -> SSLDomain:
         domain.set_trusted_ca_db(ca)
         domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, ca)
         if settings.ssl_cert_file:
-            domain.set_credentials(settings.ssl_cert_file, settings.ssl_key_file or None,
+            # without a key file the key is read from the certificate file (one PEM)
+            domain.set_credentials(settings.ssl_cert_file,
+                                   settings.ssl_key_file or settings.ssl_cert_file,
                                    settings.ssl_key_password)
     except Exception as exc:  # proton.SSLException: unreadable file, bad key password
         raise InvalidTransportURL(shown_url, f"Bad TLS settings: {exc}") from None

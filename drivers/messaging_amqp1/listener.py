@@ -238,7 +238,7 @@ class AmqpListener(Listener):
                 return []
             if item is _STOP or self._stopped:
                 self._incoming.put(_STOP)  # wake any other poller too
-                if item is not _STOP:
+                if isinstance(item, AmqpRequest | AmqpNotification):
                     item.delivered.settle(Delivery.RELEASED)
                 return []
             self._keep_if_current(item, out)

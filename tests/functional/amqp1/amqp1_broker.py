@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))))
 
-from rabbitmq_local import PrivateNode  # noqa: E402
+from rabbitmq_local import PrivateNode
 
 __all__ = ["Amqp1Node", "EXPIRY_POLICY", "NODE_ENV"]
 
