@@ -286,6 +286,13 @@ class AmqpDriver(Driver):
         super().cleanup()
 
     @property
+    def client_profile(self) -> str | None:
+        """The address profile the client connection chose at its last open (None before)."""
+        client = self._client
+        profile = client.profile if client is not None else None
+        return profile.name if profile is not None else None
+
+    @property
     def testing(self) -> TestingHooks:
         """Raw publishing and an unreachable URL for the conformance kit."""
         return _AmqpTestingHooks(self)

@@ -57,6 +57,9 @@ class ReplyReceiver:
         if self.address is not None:
             self.conn.send(out)
             return
+        if self._sub.refused:  # e.g. RabbitMQ refusing a dynamic reply node: fail fast
+            out.fail(self._sub.refused)
+            return
         now = time.monotonic()
         self._waiting = collections.deque(o for o in self._waiting if not o.expire_if_due(now))
         self._waiting.append(out)
@@ -65,6 +68,10 @@ class ReplyReceiver:
         profile = self.conn.profile
         if not sub.consuming or profile is None:
             self.address = None
+            if sub.refused:
+                waiting, self._waiting = self._waiting, collections.deque()
+                for out in waiting:
+                    out.fail(sub.refused)
             return
         link = sub.links[0]
         self.address = link.address if profile.dynamic_replies else self.queue_name

@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from rabbitmq_local import PrivateNode
 
-__all__ = ["Amqp1Node", "EXPIRY_POLICY", "NODE_ENV"]
+__all__ = ["Amqp1Node", "EXPIRY_POLICY", "NODE_ENV", "RemoteNode", "declare_durable_queue",
+           "delete_queue", "queue_names", "url_of"]
 
 #: Environment variable through which a launcher hands its node to the tests.
 NODE_ENV = "MESSAGING_AMQP1_NODE"
@@ -94,3 +95,25 @@ def queue_names(node: Any) -> set[str]:
     """Names of the queues on ``node``'s default vhost."""
     text = node.ctl("list_queues", "name", "--no-table-headers")
     return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def declare_durable_queue(node: Any, name: str) -> None:
+    """Declare ``name`` durable over AMQP 0-9-1 (same port), so a non-durable attach clashes."""
+    import kombu
+
+    with kombu.Connection(f"amqp://guest:guest@127.0.0.1:{node.port}//") as conn:
+        kombu.Queue(name, durable=True, channel=conn.default_channel).declare()
+
+
+def delete_queue(node: Any, name: str) -> None:
+    """Delete ``name`` over AMQP 0-9-1 (what an operator or a policy would do)."""
+    import kombu
+
+    with kombu.Connection(f"amqp://guest:guest@127.0.0.1:{node.port}//") as conn:
+        conn.default_channel.queue_delete(name)
+
+
+def url_of(node: Any, query: str = "") -> str:
+    """The URL of ``node`` with an optional query."""
+    text = str(node.url)
+    return f"{text}?{query}" if query else text

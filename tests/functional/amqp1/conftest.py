@@ -16,13 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from amqp1_broker import NODE_ENV, Amqp1Node, RemoteNode, queue_names
+from amqp1_broker import NODE_ENV, Amqp1Node, RemoteNode
 
 from messaging.testing.plugin import skip_or_fail
 from messaging.transport import Transport, get_transport
-from messaging.url import TransportURL
-
-__all__ = ["queue_names"]
 
 
 def _require_server() -> None:
@@ -114,12 +111,3 @@ def dead_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
-
-def url_of(node: Any, query: str = "") -> str:
-    """The URL of ``node`` with an optional query."""
-    text = str(node.url)
-    return f"{text}?{query}" if query else text
-
-
-def parsed(url: str) -> TransportURL:
-    return TransportURL.parse(url)
