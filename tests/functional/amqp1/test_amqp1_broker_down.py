@@ -32,7 +32,7 @@ def test_a_cast_without_retry_fails_at_the_first_failed_attempt(make_transport, 
     transport = make_transport(url_=_down_url(dead_port))
     client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), retry=0)
     start = time.monotonic()
-    with pytest.raises(messaging.MessageDeliveryFailure, match="(?i)refused"):
+    with pytest.raises(messaging.MessageDeliveryFailure, match=r"(?i)refused"):
         client.cast({}, "anything")
     assert time.monotonic() - start < 3
 

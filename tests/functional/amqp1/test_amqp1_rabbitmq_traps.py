@@ -58,7 +58,7 @@ def test_a_refused_send_fails_alone_and_the_rest_keeps_working(transport, node, 
         assert client.call({}, "echo", value=1) == 1
         notifier = messaging.Notifier(transport, "pub", driver="messagingv2", topics=[topic])
         start = time.monotonic()
-        with pytest.raises(messaging.MessageDeliveryFailure, match="(?i)precondition"):
+        with pytest.raises(messaging.MessageDeliveryFailure, match=r"(?i)precondition"):
             transport.notify(messaging.Target(topic=f"{topic}.info"), {},
                              {"priority": "INFO", "event_type": "e", "payload": {}})
         assert time.monotonic() - start < 10
@@ -70,7 +70,7 @@ def test_a_refused_subscription_raises_server_listen_error(transport, node, topi
     declare_durable_queue(node, f"openstack/{topic}")
     server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
                                       [Echo()])
-    with pytest.raises(messaging.ServerListenError, match="(?i)precondition"):
+    with pytest.raises(messaging.ServerListenError, match=r"(?i)precondition"):
         server.start()
 
 

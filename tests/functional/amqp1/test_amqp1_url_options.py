@@ -61,7 +61,7 @@ def test_forcing_the_legacy_profile_uses_its_addresses(make_transport, node, top
     wait_for(lambda: f"exclusive.openstack.{topic}.s1" in queue_names(node), 10,
              message="the legacy address to be used")
     client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
-    with pytest.raises(messaging.MessageDeliveryFailure, match="(?i)dynamic"):
+    with pytest.raises(messaging.MessageDeliveryFailure, match=r"(?i)dynamic"):
         client.call({}, "echo", value=1)  # RabbitMQ has no dynamic reply nodes: fails at once
 
 
