@@ -40,8 +40,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from proton import Condition, Delivery, Handler, Link, Message, SSLDomain, Terminus
-from proton.handlers import MessagingHandler
+from proton import Condition, Delivery, Endpoint, Handler, Link, Message, SSLDomain, Terminus
 from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from messaging.correlation import settle_future
@@ -87,16 +86,19 @@ class _Timer(Handler):
             LOG.exception("A timer of the AMQP 1.0 I/O thread failed")
 
 
-class _Events(MessagingHandler):
+class _Events(Handler):
     """The container's handler: routes proton events to the connection or link they concern.
 
-    Every callback is guarded: an exception escaping a handler would end the
+    A lean stand-in for proton's ``MessagingHandler`` (whose sub-handlers
+    triple the dispatching per event, and which closes the whole connection
+    on a session or link error): it answers the peer's closes, decodes
+    complete deliveries and reports outcomes, and nothing else. Every
+    callback is guarded: an exception escaping a handler would end the
     container's event loop, and with it every connection of the driver.
     """
 
     def __init__(self, loop: IOLoop) -> None:
-        super().__init__(prefetch=0, auto_accept=False, auto_settle=True,
-                         peer_close_is_error=False)
+        super().__init__()
         self._loop = loop
 
     @staticmethod
@@ -108,17 +110,6 @@ class _Events(MessagingHandler):
         except Exception:
             LOG.exception("AMQP 1.0 event handler %s failed", name)
 
-    # MessagingHandler closes the whole connection on a session or link error and
-    # logs transport errors itself; the connection objects decide here instead.
-    def on_connection_error(self, event: Any) -> None:
-        pass
-
-    def on_session_error(self, event: Any) -> None:
-        pass
-
-    def on_link_error(self, event: Any) -> None:
-        pass
-
     # -- loop work ------------------------------------------------------------------------
 
     def on_messaging_work(self, event: Any) -> None:
@@ -129,13 +120,16 @@ class _Events(MessagingHandler):
     def on_connection_bound(self, event: Any) -> None:
         self._call(_owner(event.connection), "_on_bound", event.connection, event.transport)
 
-    def on_connection_opened(self, event: Any) -> None:
-        self._call(_owner(event.connection), "_on_opened", event.connection)
+    def on_connection_remote_open(self, event: Any) -> None:
+        conn = event.connection
+        if conn.state & Endpoint.LOCAL_ACTIVE:
+            self._call(_owner(conn), "_on_opened", conn)
 
     def on_connection_remote_close(self, event: Any) -> None:
         conn = event.connection
         self._call(_owner(conn), "_on_remote_close", conn, conn.remote_condition)
-        # MessagingHandler's own handling (closing our end) runs in its sub-handlers
+        if not conn.state & Endpoint.LOCAL_CLOSED:
+            conn.close()
 
     def on_transport_error(self, event: Any) -> None:
         self._call(_owner(event.connection), "_on_transport_error", event.connection,
@@ -147,30 +141,48 @@ class _Events(MessagingHandler):
     def on_session_remote_close(self, event: Any) -> None:
         ssn = event.session
         self._call(_owner(ssn.connection), "_on_session_closed", ssn, ssn.remote_condition)
+        if not ssn.state & Endpoint.LOCAL_CLOSED:
+            ssn.close()
 
     # -- links ----------------------------------------------------------------------------
 
-    def on_link_opened(self, event: Any) -> None:
-        self._call(_owner(event.link), "_on_opened", event.link)
+    def on_link_remote_open(self, event: Any) -> None:
+        link = event.link
+        if link.state & Endpoint.LOCAL_ACTIVE:
+            self._call(_owner(link), "_on_opened", link)
 
     def on_link_remote_close(self, event: Any) -> None:
-        self._call(_owner(event.link), "_on_detached", event.link, event.link.remote_condition)
+        self._link_gone(event.link)
 
     def on_link_remote_detach(self, event: Any) -> None:
         # RabbitMQ answers our detach(closed=true) with detach(closed=false): proton then
         # never reports the link closed. A detach is the end of the link either way.
-        self._call(_owner(event.link), "_on_detached", event.link, event.link.remote_condition)
+        self._link_gone(event.link)
 
-    def on_sendable(self, event: Any) -> None:
-        self._call(_owner(event.link), "_flush")
+    def _link_gone(self, link: Any) -> None:
+        self._call(_owner(link), "_on_detached", link, link.remote_condition)
+        if not link.state & Endpoint.LOCAL_CLOSED:
+            link.close()
 
-    def on_message(self, event: Any) -> None:
-        self._call(_owner(event.link), "_on_message", event.delivery, event.message)
+    def on_link_flow(self, event: Any) -> None:
+        link = event.link
+        if link.is_sender and link.credit > 0:
+            self._call(_owner(link), "_flush")
 
-    def on_settled(self, event: Any) -> None:
+    def on_delivery(self, event: Any) -> None:
         dlv = event.delivery
-        if dlv.link.is_sender:
-            self._call(_owner(dlv.link), "_on_outcome", dlv)
+        link = dlv.link
+        if link.is_receiver:
+            if dlv.aborted:
+                dlv.settle()
+            elif dlv.readable and not dlv.partial:
+                message = Message()
+                message.decode(link.recv(dlv.pending))
+                link.advance()
+                self._call(_owner(link), "_on_message", dlv, message)
+        elif dlv.updated and dlv.settled:
+            self._call(_owner(link), "_on_outcome", dlv)
+            dlv.settle()
 
 
 class IOLoop:
@@ -494,6 +506,8 @@ class ReceiverLink:
         self.alive = True
         #: the address the peer gave the source (a dynamic node's assigned address)
         self.address: str | None = source.address
+        #: credit of settled deliveries not yet given back
+        self.owed = 0
 
     def attach(self) -> None:
         ssn = self.conn._session(f"recv:{id(self)}")
@@ -542,7 +556,12 @@ class ReceiverLink:
         dlv.update(outcome)
         dlv.settle()
         if credit and not self.sub.paused:
-            self.plink.flow(1)
+            # Credit goes back in batches of half the window: every flow frame costs
+            # RabbitMQ a synchronous basic.credit, and us an event.
+            self.owed += 1
+            if self.owed * 2 >= self.sub.credit:
+                self.plink.flow(self.owed)
+                self.owed = 0
 
     def close(self) -> None:
         self.alive = False
