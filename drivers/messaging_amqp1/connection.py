@@ -115,6 +115,10 @@ class _Events(Handler):
     def on_messaging_work(self, event: Any) -> None:
         self._loop._drain()
 
+    def on_reactor_quiesced(self, event: Any) -> None:
+        # Dispatched before the IOHandler's select: run what came in meanwhile first.
+        self._loop._drain(sleeping=True)
+
     # -- connections ----------------------------------------------------------------------
 
     def on_connection_bound(self, event: Any) -> None:
@@ -194,6 +198,8 @@ class IOLoop:
         self.container.container_id = container_id
         self._injector = EventInjector()
         self.container.selectable(self._injector)
+        #: one event serves every wake-up (the injector only reads its type and context)
+        self._wake = ApplicationEvent(_WORK)
         self._work: collections.deque[Callable[[], None]] = collections.deque()
         self._lock = threading.Lock()
         self._wake_pending = False
@@ -214,7 +220,7 @@ class IOLoop:
             if self._wake_pending:
                 return
             self._wake_pending = True
-        self._injector.trigger(ApplicationEvent(_WORK))
+        self._injector.trigger(self._wake)
 
     def run(self, fn: Callable[[], Any]) -> Future[Any]:
         """Run ``fn`` on the I/O thread; the future gets its result or exception."""
@@ -243,7 +249,7 @@ class IOLoop:
                 self._work.append(self._begin_stop)
                 self._wake_pending = True
         if first:
-            self._injector.trigger(ApplicationEvent(_WORK))
+            self._injector.trigger(self._wake)
         if not self.in_loop:
             self._thread.join(timeout)
 
@@ -259,11 +265,18 @@ class IOLoop:
     def discard(self, conn: AmqpConnection) -> None:
         self._connections.discard(conn)
 
-    def _drain(self) -> None:
+    def _drain(self, sleeping: bool = False) -> None:
+        """Run the queued work. ``sleeping``: the loop is about to wait in ``select``.
+
+        Until then the loop is awake and will look again, so ``submit`` need
+        not write to the injector's pipe: work handed in while the loop is
+        busy costs no extra wake-up.
+        """
         while True:
             with self._lock:
                 if not self._work:
-                    self._wake_pending = False
+                    if sleeping:
+                        self._wake_pending = False
                     return
                 batch = list(self._work)
                 self._work.clear()
