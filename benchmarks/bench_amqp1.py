@@ -32,21 +32,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-WARMUP = 50
-BODY_ARGS = {"data": "x" * 100}
+from bench_rabbit import BODY_ARGS, WARMUP, _rate
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _rate(fn: Callable[[], Any], n: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return n / (time.perf_counter() - start)
 
 
 @contextlib.contextmanager

@@ -97,16 +97,12 @@ class AmqpDriver(Driver):
     # ------------------------------------------------------------------ plumbing
 
     def _io(self) -> IOLoop:
-        loop = self._loop
-        if loop is None:
-            with self._lock:
-                if self._closed:
-                    raise MessageDeliveryFailure("the transport was cleaned up")
-                if self._loop is None:
-                    self._loop = IOLoop(f"amqp1-io-{self._container_id[-12:]}",
-                                        self._container_id)
-                loop = self._loop
-        return loop
+        with self._lock:
+            if self._closed:
+                raise MessageDeliveryFailure("the transport was cleaned up")
+            if self._loop is None:
+                self._loop = IOLoop(f"amqp1-io-{self._container_id[-12:]}", self._container_id)
+            return self._loop
 
     def _connection(self, purpose: str) -> AmqpConnection:
         return AmqpConnection(self._io(), self.settings, self.url, purpose=purpose,
@@ -114,27 +110,19 @@ class AmqpDriver(Driver):
                               start_host=next(self._hosts))
 
     def _client_connection(self) -> AmqpConnection:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._closed:
-                    raise MessageDeliveryFailure("the transport was cleaned up")
-                if self._client is None:
-                    self._client = self._connection("client")
-                    self._io().submit(self._client.start)
-                client = self._client
-        return client
+        """The client connection, made and started on first use (lock held: it is re-entrant)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connection("client")
+                self._io().submit(self._client.start)
+            return self._client
 
     def _reply_receiver(self) -> ReplyReceiver:
-        replies = self._replies
-        if replies is None:
-            client = self._client_connection()
-            with self._lock:
-                if self._replies is None:
-                    self._replies = ReplyReceiver(client, self.settings)
-                    self._io().submit(self._replies.start)
-                replies = self._replies
-        return replies
+        with self._lock:
+            if self._replies is None:
+                self._replies = ReplyReceiver(self._client_connection(), self.settings)
+                self._io().submit(self._replies.start)
+            return self._replies
 
     def _submit(self, conn: AmqpConnection, out: Outgoing) -> Future[None]:
         self._io().submit(lambda: conn.send(out))

@@ -84,8 +84,8 @@ class _Delivered:
         self.listener._io(lambda: link.settle(dlv, outcome, failed=failed))
 
 
-class AmqpRequest(RequestMessage):
-    """An RPC request; its replies go through the listener's connection."""
+class _Settled(TrackedMessage):
+    """Settles on the link it came from: ``accepted``, or ``modified`` (failed) to requeue."""
 
     def __init__(self, delivered: _Delivered, *args: Any) -> None:
         super().__init__(*args)
@@ -94,21 +94,17 @@ class AmqpRequest(RequestMessage):
     def _settle(self, requeue: bool) -> None:
         self.delivered.settle(Delivery.MODIFIED if requeue else Delivery.ACCEPTED,
                               failed=requeue)
+
+
+class AmqpRequest(_Settled, RequestMessage):
+    """An RPC request; its replies go through the listener's connection."""
 
     def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
         self.delivered.listener.send_reply(self, envelope, final)
 
 
-class AmqpNotification(NotificationMessage):
+class AmqpNotification(_Settled, NotificationMessage):
     """A notification; ``requeue`` settles it ``modified`` so the broker delivers it again."""
-
-    def __init__(self, delivered: _Delivered, *args: Any) -> None:
-        super().__init__(*args)
-        self.delivered = delivered
-
-    def _settle(self, requeue: bool) -> None:
-        self.delivered.settle(Delivery.MODIFIED if requeue else Delivery.ACCEPTED,
-                              failed=requeue)
 
 
 class AmqpListener(Listener):
@@ -225,43 +221,54 @@ class AmqpListener(Listener):
 
     def poll(self, timeout: float | None = None, max_messages: int = 1,
              ) -> list[IncomingMessage]:
-        """Up to ``max_messages`` messages, waiting up to ``timeout`` (None: until stopped)."""
-        if self._stopped:
-            return []
+        """Up to ``max_messages`` messages, waiting up to ``timeout`` (None: until stopped).
+
+        Messages whose link is gone since they arrived are dropped unseen (the
+        broker delivers them again), so they are not tracked as taken.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         out: list[IncomingMessage] = []
         while not out:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._incoming.get(timeout=remaining)
-            except queue.Empty:
+            first = self._take(deadline)
+            if first is None:
                 return []
-            if item is _STOP or self._stopped:
-                self._incoming.put(_STOP)  # wake any other poller too
-                if isinstance(item, AmqpRequest | AmqpNotification):
-                    item.delivered.settle(Delivery.RELEASED)
-                return []
-            self._keep_if_current(item, out)
-            while len(out) < max_messages:
-                try:
-                    item = self._incoming.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._incoming.put(_STOP)
-                    break
-                self._keep_if_current(item, out)
-            if deadline is not None and not out and time.monotonic() >= deadline:
-                return []
+            for item in (first, *self._take_ready(max_messages - 1)):
+                if item.delivered.link.alive:
+                    self._tracker.track(item, item.unique_id)
+                    out.append(item)
+                else:
+                    LOG.debug("Dropping a message whose link is gone (it is redelivered)")
         return out
 
-    def _keep_if_current(self, item: Any, out: list[IncomingMessage]) -> None:
-        if item.delivered.link.alive:
-            self._tracker.track(item, item.unique_id)
-            out.append(item)
-        else:  # its link is gone: the broker redelivers it, and it must run then
-            LOG.debug("Dropping a message received on a link that is gone (the broker "
-                      "redelivers it)")
+    def _take(self, deadline: float | None) -> Any:
+        """The next buffered message, waiting until ``deadline``; None if none or stopped."""
+        if self._stopped:
+            return None
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            item = self._incoming.get(timeout=wait)
+        except queue.Empty:
+            return None
+        if item is _STOP or self._stopped:
+            self._incoming.put(_STOP)  # every other poller wakes too
+            if isinstance(item, _Settled):
+                item.delivered.settle(Delivery.RELEASED)
+            return None
+        return item
+
+    def _take_ready(self, count: int) -> list[Any]:
+        """Up to ``count`` more buffered messages, without waiting."""
+        items: list[Any] = []
+        while len(items) < count:
+            try:
+                item = self._incoming.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._incoming.put(_STOP)
+                break
+            items.append(item)
+        return items
 
     def stop(self) -> None:
         """Stop taking messages: drain the links' credit, give back what is buffered."""
@@ -295,7 +302,7 @@ class AmqpListener(Listener):
         self._cleaned = True
         self.stop()
         for message in self._tracker.take_unsettled():
-            assert isinstance(message, AmqpRequest | AmqpNotification)
+            assert isinstance(message, _Settled)
             message.delivered.settle(Delivery.RELEASED)
         self._io(self.conn.close)
         if self._on_cleanup is not None:
