@@ -171,13 +171,9 @@ class AmqpDriver(Driver):
                     *, retry: int | None = None) -> Future[None]:
         """Send a request to one server (or all, with ``fanout``); done once accepted."""
         body = self._encode(build_request(message, ctxt))
-        s = self.settings
-        out = Outgoing(lambda p: p.request(target),
-                       lambda p: json_message(body, durable=True),
-                       what=f"cast {message.get('method')!r} to {target}",
-                       deadline=time.monotonic() + s.default_send_timeout, retry=retry,
-                       presettled=s.presettle("rpc-cast"))
-        return self._submit(self._client_connection(), out)
+        return self._send(lambda p: p.request(target), body,
+                          f"cast {message.get('method')!r} to {target}",
+                          self.settings.default_send_timeout, retry, "rpc-cast")
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
                       message: Mapping[str, Any], *, version: float = 2.0,
@@ -185,12 +181,16 @@ class AmqpDriver(Driver):
         """Publish to ``<topic>.<priority>`` (declaring its queue first on RabbitMQ)."""
         inner = build_notification(message, ctxt)
         body = self._encode(wrap(inner) if version >= 2.0 else inner, enveloped=True)
-        s = self.settings
-        out = Outgoing(lambda p: p.notification(target),
-                       lambda p: json_message(body, durable=True),
-                       what=f"notification to {target.topic!r}",
-                       deadline=time.monotonic() + s.default_notify_timeout, retry=retry,
-                       presettled=s.presettle("notify"))
+        return self._send(lambda p: p.notification(target), body,
+                          f"notification to {target.topic!r}",
+                          self.settings.default_notify_timeout, retry, "notify")
+
+    def _send(self, route: Callable[[AddressProfile], Route], body: bytes, what: str,
+              timeout: float, retry: int | None, kind: str) -> Future[None]:
+        """Hand a durable JSON message to the client connection; done once accepted."""
+        out = Outgoing(route, lambda p: json_message(body, durable=True), what=what,
+                       deadline=time.monotonic() + timeout, retry=retry,
+                       presettled=self.settings.presettle(kind))
         return self._submit(self._client_connection(), out)
 
     @staticmethod
