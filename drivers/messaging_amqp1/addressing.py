@@ -148,6 +148,10 @@ class RabbitMQProfile(AddressProfile):
     #: the exchange fanout subscriptions bind to (always present on RabbitMQ)
     FANOUT_EXCHANGE = "amq.topic"
 
+    def __init__(self, settings: Settings, vhost: str | None, default_exchange: str) -> None:
+        super().__init__(settings, vhost, default_exchange)
+        self._requests: dict[Target, Route] = {}
+
     def queue_name(self, exchange: str, key: str) -> str:
         """The queue of ``key`` on ``exchange`` (exchanges cannot be declared over AMQP 1.0)."""
         return f"{exchange}/{key}"
@@ -158,10 +162,17 @@ class RabbitMQProfile(AddressProfile):
         return self.queue_name(self.rpc_exchange(target), key)
 
     def request(self, target: Target) -> Route:
-        if target.fanout:
-            return Route(f"/exchange/{self.FANOUT_EXCHANGE}",
-                         subject=fanout_exchange(target.topic or ""))
-        return Route("/queue", subject=self._rpc_queue(target))
+        route = self._requests.get(target)
+        if route is None:  # targets repeat: keep their routes (bounded)
+            if len(self._requests) >= 1024:
+                self._requests.clear()
+            if target.fanout:
+                route = Route(f"/exchange/{self.FANOUT_EXCHANGE}",
+                              subject=fanout_exchange(target.topic or ""))
+            else:
+                route = Route("/queue", subject=self._rpc_queue(target))
+            self._requests[target] = route
+        return route
 
     def raw_request(self, target: Target) -> Route:
         return Route(f"/queue/{_escape(self._rpc_queue(target))}", declares=True)

@@ -533,6 +533,8 @@ class ReceiverLink:
             # Ask the peer to delete the node with the link (RabbitMQ 3.10 ignores it).
             rcv.source.expiry_policy = Terminus.EXPIRE_WITH_LINK
             rcv.source.timeout = 0
+        if self.sub.presettled:
+            rcv.snd_settle_mode = Link.SND_SETTLED
         setattr(rcv, _OWNER, self)
         rcv.open()
         rcv.flow(self.sub.credit)
@@ -561,12 +563,13 @@ class ReceiverLink:
         """Settle a delivery of this link (I/O thread); skipped if the link is gone."""
         if not self.alive or self.plink is None:
             return
-        if outcome == Delivery.MODIFIED:
-            dlv.local.failed = failed
-            dlv.local.undeliverable = False
-        elif outcome == Delivery.REJECTED and condition is not None:
-            dlv.local.condition = condition
-        dlv.update(outcome)
+        if not dlv.settled:  # a delivery the peer sent settled needs no outcome
+            if outcome == Delivery.MODIFIED:
+                dlv.local.failed = failed
+                dlv.local.undeliverable = False
+            elif outcome == Delivery.REJECTED and condition is not None:
+                dlv.local.condition = condition
+            dlv.update(outcome)
         dlv.settle()
         if credit and not self.sub.paused:
             # Credit goes back in batches of half the window: every flow frame costs
@@ -597,14 +600,18 @@ class Subscription:
     :param credit: unsettled deliveries one link may hold.
     :param on_change: called on the I/O thread when the subscription starts
         or stops consuming, or a link is refused (``refused`` condition).
+    :param presettled: ask the peer to send deliveries settled (at-most-once, no
+        outcome frames: call replies, as oslo consumes its reply queues without acks).
     """
 
     def __init__(self, sources: Callable[[AddressProfile], Sequence[Source]],
                  on_message: Callable[[ReceiverLink, Any, Message], None], *, credit: int,
-                 on_change: Callable[[Subscription], None] | None = None) -> None:
+                 on_change: Callable[[Subscription], None] | None = None,
+                 presettled: bool = False) -> None:
         self.sources = sources
         self.on_message = on_message
         self.credit = credit
+        self.presettled = presettled
         self.on_change = on_change
         self.links: list[ReceiverLink] = []
         self.paused = False

@@ -45,7 +45,8 @@ class ReplyReceiver:
         self.address: str | None = None
         self._waiting: collections.deque[Outgoing] = collections.deque()
         self._sub = Subscription(lambda p: [p.reply_source(self.queue_name)], self._on_message,
-                                 credit=settings.reply_link_credit, on_change=self._changed)
+                                 credit=settings.reply_link_credit, on_change=self._changed,
+                                 presettled=True)
 
     def start(self) -> None:
         """Attach the reply link now and after every reconnect (I/O thread)."""
