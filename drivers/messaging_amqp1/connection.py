@@ -875,6 +875,10 @@ class AmqpConnection:
             kwargs["sni"] = self._vhost if s.ssl_verify_vhost and self._vhost else name
         if s.sasl_mechanisms:
             kwargs["allowed_mechs"] = s.sasl_mechanisms
+        elif user is not None:
+            # Given credentials must be used: proton would otherwise take ANONYMOUS when the
+            # broker offers it (RabbitMQ does, with amqp1_0.default_user), ignoring them.
+            kwargs["allowed_mechs"] = "PLAIN"
         self._remote_condition = None
         LOG.debug("Connecting %s to %s:%s", self.purpose, name, port)
         try:

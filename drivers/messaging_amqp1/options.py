@@ -58,7 +58,8 @@ AMQP1_OPTIONS: tuple[Option, ...] = (
     Option("allow_insecure_clients", bool, False,
            "Server-side option of oslo's driver; refused here (this driver only connects)."),
     Option("sasl_mechanisms", str, "",
-           "Space separated SASL mechanisms to allow (default: what proton offers)."),
+           "Space separated SASL mechanisms to allow (default: PLAIN when a user is given, "
+           "else what proton offers)."),
     Option("sasl_config_dir", str, "", "Cyrus SASL configuration directory."),
     Option("sasl_config_name", str, "", "Cyrus SASL configuration file name (no .conf)."),
     Option("sasl_default_realm", str, "",

@@ -82,3 +82,12 @@ def test_an_attempt_that_gets_no_open_is_abandoned_at_connect_timeout(make_trans
         assert done.wait(10)
     assert errors and isinstance(errors[0], messaging.MessageDeliveryFailure)
     assert "no AMQP open" in str(errors[0])
+
+
+def test_a_refused_login_fails_sends_at_once_without_the_password(make_transport, node, topic):
+    transport = make_transport(url_=f"amqp://guest:wrong-secret@127.0.0.1:{node.port}/")
+    start = time.monotonic()
+    with pytest.raises(messaging.MessageDeliveryFailure) as info:
+        transport.cast(messaging.Target(topic=topic), {}, {"method": "m", "args": {}})
+    assert time.monotonic() - start < 5  # not default_send_timeout: retrying cannot help
+    assert "wrong-secret" not in str(info.value)
