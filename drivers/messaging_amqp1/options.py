@@ -23,7 +23,9 @@ options take fractions of a second.
 
 from __future__ import annotations
 
+import os
 import socket
+import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -224,7 +226,4 @@ def load_settings(conf: Any, url: TransportURL) -> Settings:
 
 def default_container_name() -> str:
     """A container id unique to this process and driver."""
-    import os
-    import uuid
-
     return f"messaging-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
