@@ -83,14 +83,14 @@ from .topology import (
 )
 from .work import Publish
 
-__all__ = ["AmqpDriver"]
+__all__ = ["Amqp091Driver"]
 
 LOG = logging.getLogger(__name__)
 #: How long ``listen`` waits at most for the first outcome beyond one connection attempt.
 _LISTEN_GRACE = 1.0
 
 
-class AmqpDriver(Driver):
+class Amqp091Driver(Driver):
     """An AMQP 0-9-1 driver over the connections :attr:`connection_factory` builds.
 
     Thread-safe, one per transport. Subclasses set :attr:`connection_factory`
@@ -337,7 +337,7 @@ class _AmqpTestingHooks(TestingHooks):
     #: Seconds a raw publish may take.
     RAW_TIMEOUT = 30.0
 
-    def __init__(self, driver: AmqpDriver) -> None:
+    def __init__(self, driver: Amqp091Driver) -> None:
         self._driver = driver
 
     def _publish(self, publish: Publish) -> None:

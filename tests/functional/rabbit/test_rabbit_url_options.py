@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import ssl
 
 import pytest
 from oslo_config import cfg
+from rabbitmq_local import make_pki
 
-from messaging.exceptions import InvalidTransportURL, MessageDeliveryFailure
+from messaging.exceptions import InvalidTransportURL
 from messaging.options import register_opts
-from messaging.target import Target
 from messaging.url import TransportHost, TransportURL
 
 pytestmark = pytest.mark.rabbit
@@ -73,8 +72,9 @@ def test_tls_parameters_as_oslo_builds_them(scheme, driver_cls):
 
 @pytest.mark.amqp091_driver("pika")
 def test_pika_connection_parameters_from_the_options(scheme, driver_cls, tmp_path):
-    pki = _self_signed(tmp_path)
-    query = (f"ssl=1&ssl_ca_file={pki}&ssl_cert_file={pki}&ssl_key_file={pki}"
+    pki = make_pki(str(tmp_path))
+    query = (f"ssl=1&ssl_ca_file={pki['ca.pem']}&ssl_cert_file={pki['client.pem']}"
+             f"&ssl_key_file={pki['client.key']}"
              "&ssl_version=tlsv1_2&heartbeat_timeout_threshold=7&connect_timeout=3")
     driver = driver_cls(None, TransportURL.parse(f"pika://u:p@broker1:5671/v?{query}"))
     params = driver._client_connection()._parameters(TransportHost("broker1", 5671, "u", "p"))
@@ -94,46 +94,3 @@ def test_pika_connection_parameters_from_the_options(scheme, driver_cls, tmp_pat
     with pytest.raises(InvalidTransportURL, match="RABBIT-CR-DEMO"):
         driver_cls(None, TransportURL.parse(
             "pika://h/?rabbit_login_method=RABBIT-CR-DEMO"))._client_connection()
-
-
-def _self_signed(where) -> str:
-    """A PEM file holding a throw-away key and its self-signed certificate."""
-    import subprocess
-
-    path = str(where / "self.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=self", "-keyout", path, "-out", path], check=True,
-                   capture_output=True, timeout=60)
-    return path
-
-
-def test_tls_is_really_used(make_driver, vhost, topic, scheme):
-    # The plain AMQP port cannot complete a TLS handshake: the send fails, naming TLS.
-    driver = make_driver("ssl=1", url_=f"{scheme}://guest:guest@127.0.0.1:5672/{vhost}")
-    with pytest.raises(MessageDeliveryFailure, match=r"(?i)ssl|tls|eof|reset|closed"):
-        driver.cast(Target(topic=topic), {}, {"method": "m", "args": {}}, retry=0)
-
-
-def test_a_url_without_hosts_means_guest_on_localhost(make_driver, serve, vhost, topic):
-    driver = make_driver(url_=f"rabbit:///{vhost}")
-    serve(driver.listen(Target(topic=topic, server="s1")), lambda m: "local")
-    assert driver.call(Target(topic=topic), {}, {"method": "m", "args": {}},
-                       timeout=10).result == "local"
-
-
-def test_prefetch_and_login_method_reach_the_broker(make_driver, rmq, topic):
-    driver = make_driver("rabbit_qos_prefetch_count=3&rabbit_login_method=PLAIN")
-    driver.listen(Target(topic=topic, server="s1"))
-    rows = rmq.ctl_json("list_consumers", "queue_name", "prefetch_count", vhost=rmq.vhost)
-    assert {r["prefetch_count"] for r in rows if r["queue_name"] in (topic, f"{topic}.s1")} \
-        == {3}
-
-
-def test_passwords_never_reach_the_logs(make_driver, rmq, topic, caplog, scheme):
-    url = f"{scheme}://guest:hush-hush@127.0.0.1:{rmq.free_port()}/"
-    driver = make_driver(url_=url)
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(MessageDeliveryFailure) as info:
-            driver.cast(Target(topic=topic), {}, {"method": "m", "args": {}}, retry=0)
-        repr(driver.url)
-    assert "hush-hush" not in caplog.text and "hush-hush" not in str(info.value)
