@@ -24,11 +24,9 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from typing import Any
 
-from bench_rabbit import WARMUP, _vhost
+from bench_rabbit import _rate, _vhost
 
 BODY_ARGS = {"data": "x" * 100}
 
@@ -97,15 +95,6 @@ def _raw_pika(amqp_url: str, n: int) -> dict[str, float]:
     return out
 
 
-def _rate(fn: Any, n: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return n / (time.perf_counter() - start)
-
-
 def _scenarios(url: str, n: int) -> dict[str, float]:
     from messaging.bench.runner import run_scenario
 
@@ -139,9 +128,3 @@ def run(n: int) -> list[tuple[str, float, float | None]]:
         rows.append((f"rabbit {api}", kombu[verb], kombu[verb] / baseline))
     return rows
 
-
-if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    for label, rate, ratio in run(count):
-        extra = f"  ratio {ratio:5.2f}x raw" if ratio is not None else ""
-        print(f"{label:45s} {rate:10.2f} ops/s{extra}")

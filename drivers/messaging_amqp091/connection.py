@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import itertools
 import logging
 import math
 import os
@@ -53,6 +54,7 @@ from .backlog import Backlog, BlockedState, ConfirmTracker, Task
 from .delivery import Delivery
 from .options import Settings
 from .recovery import ReconnectPolicy
+from .tls import ssl_protocol
 from .work import Operation, Publish, Subscription
 
 __all__ = ["Connection", "ConnectionBase", "ConnectionFactory", "SessionBase"]
@@ -130,9 +132,13 @@ class SessionBase:
     """The live channel of a connection, as far as the shared bookkeeping needs it.
 
     Used on the I/O thread only; subclasses add the client's objects.
+    ``channel`` is the client's channel: py-amqp's and pika's both name the
+    AMQP methods alike (``basic_ack``, ``basic_reject``, ``basic_cancel``,
+    ``queue_delete``), which is all the shared code calls on it.
     """
 
-    def __init__(self, generation: int, host: str) -> None:
+    def __init__(self, channel: Any, generation: int, host: str) -> None:
+        self.channel = channel
         self.generation = generation
         self.host = host
         #: exchange names and ("q", name) of queues declared for publishing on this channel
@@ -166,7 +172,9 @@ class ConnectionBase(abc.ABC):
         prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
         self.name = f"{prog}:{os.getpid()}:{uuid.uuid4()}"
         self.durable_overrides: dict[str, bool] = {}
+        self._ssl_version = ssl_protocol(settings, self._shown_url)
         self._prefetch = prefetch_count
+        self._tags = itertools.count(1)
         #: tasks handed over by other threads, not yet in the backlog
         self._queue: collections.deque[Task] = collections.deque()
         self._backlog = Backlog()
@@ -422,9 +430,12 @@ class ConnectionBase(abc.ABC):
             if gen == generation:
                 self._settle_on(session, tag, requeue)
 
-    @abc.abstractmethod
-    def _settle_on(self, session: Any, tag: int, requeue: bool | None) -> None:
+    def _settle_on(self, session: SessionBase, tag: int, requeue: bool | None) -> None:
         """Ack (``requeue`` None) or reject delivery ``tag`` on the live channel."""
+        if requeue is None:
+            session.channel.basic_ack(tag)
+        else:
+            session.channel.basic_reject(tag, requeue=requeue)
 
     def _sweep(self, now: float, session: SessionBase | None) -> None:
         """Fail work past its deadline (also awaiting confirms) and release deferred retries."""
@@ -541,9 +552,19 @@ class ConnectionBase(abc.ABC):
         settle_future(task.future, exc=MessageDeliveryFailure(
             f"The broker refused a declaration: {why}"))
 
-    @abc.abstractmethod
-    def _cancel(self, sub: Subscription, delete_owned: bool, session: Any) -> None:
+    def _cancel(self, sub: Subscription, delete_owned: bool, session: SessionBase) -> None:
         """Cancel ``sub``'s consumers on the live channel (and delete its owned queues)."""
+        ch = session.channel
+        if sub.generation == session.generation:
+            for tag in sub.tags:
+                ch.basic_cancel(tag)
+        sub.tags = []
+        sub.generation = 0
+        if delete_owned:
+            for spec in sub.queues:
+                if spec.owned:
+                    ch.queue_delete(spec.name)
+                    self._owned.discard(spec.name)
 
     # ------------------------------------------------------------------ I/O thread: failures
 

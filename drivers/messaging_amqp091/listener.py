@@ -124,6 +124,13 @@ class _Settle:
             self._done = True
             self._conn.reject(self._generation, self._tag, requeue)
 
+    def settle(self, requeue: bool) -> None:
+        """Give the delivery back (``basic.reject`` with requeue) or acknowledge it."""
+        if requeue:
+            self.reject(requeue=True)
+        else:
+            self.ack()
+
 
 class RpcMessage(RequestMessage):
     """An RPC request received by a :class:`AmqpListener`."""
@@ -136,10 +143,7 @@ class RpcMessage(RequestMessage):
         self.generation = generation
 
     def _settle(self, requeue: bool) -> None:
-        if requeue:
-            self._settle_op.reject(requeue=True)
-        else:
-            self._settle_op.ack()
+        self._settle_op.settle(requeue)
 
     def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
         if final:
@@ -159,10 +163,7 @@ class NotificationMessage(_NotificationMessage):
         self.generation = generation
 
     def _settle(self, requeue: bool) -> None:
-        if requeue:
-            self._settle_op.reject(requeue=True)
-        else:
-            self._settle_op.ack()
+        self._settle_op.settle(requeue)
 
 
 class AmqpListener(Listener):

@@ -28,7 +28,6 @@ wake-up: no pipe of our own). Everything is asynchronous, as pika's
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import socket
@@ -42,7 +41,7 @@ import pika.spec
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
 from messaging_amqp091.options import Settings
-from messaging_amqp091.tls import ssl_context, ssl_protocol
+from messaging_amqp091.tls import ssl_context
 from messaging_amqp091.topology import (
     ExchangeSpec,
     QueueSpec,
@@ -75,9 +74,8 @@ class Session(SessionBase):
 
     def __init__(self, pconn: Any, channel: Any, generation: int, host: str,
                  new_connection: bool) -> None:
-        super().__init__(generation, host)
+        super().__init__(channel, generation, host)
         self.pconn = pconn
-        self.channel = channel
         #: the first channel of its connection (opening it completes a connect)
         self.new_connection = new_connection
 
@@ -85,8 +83,7 @@ class Session(SessionBase):
 class PikaConnection(ConnectionBase):
     """An AMQP connection over pika's ``SelectConnection`` with its own I/O thread.
 
-    :param purpose: a label for logs and the thread name ("client", "rpc-server"...).
-    :param prefetch_count: ``basic.qos`` for consumers (0: unlimited).
+    Built as the base class is (``purpose``, ``prefetch_count``).
     """
 
     thread_prefix = "pika"
@@ -94,7 +91,6 @@ class PikaConnection(ConnectionBase):
     def __init__(self, settings: Settings, url: TransportURL, *, purpose: str,
                  prefetch_count: int = 0) -> None:
         super().__init__(settings, url, purpose=purpose, prefetch_count=prefetch_count)
-        self._ssl_version = ssl_protocol(settings, self._shown_url)
         self._credentials_check()
         self._ioloop: Any = IOLoop()
         self._wake_pending = False
@@ -102,7 +98,6 @@ class PikaConnection(ConnectionBase):
         #: the pika connection being opened or open (None between attempts)
         self._pconn: Any = None
         self._pconn_label = ""
-        self._tags = itertools.count(1)
         #: the one timer that wakes the loop for deadlines, retries and attempts
         self._timer: Any = None
         self._timer_at = math.inf
@@ -240,12 +235,6 @@ class PikaConnection(ConnectionBase):
 
     # ------------------------------------------------------------------ I/O thread: work
 
-    def _settle_on(self, session: Session, tag: int, requeue: bool | None) -> None:
-        if requeue is None:
-            session.channel.basic_ack(tag)
-        else:
-            session.channel.basic_reject(tag, requeue=requeue)
-
     def _publish(self, task: Publish, session: Session) -> bool:
         exchanges: list[ExchangeSpec] = []
         queues: list[QueueSpec] = []
@@ -360,19 +349,6 @@ class PikaConnection(ConnectionBase):
         settle_future(sub.ready, None)
         self._subs_dirty = True  # look for the next one
         self._serve()
-
-    def _cancel(self, sub: Subscription, delete_owned: bool, session: Session) -> None:
-        ch = session.channel
-        if sub.generation == session.generation:
-            for tag in sub.tags:
-                ch.basic_cancel(tag)
-        sub.tags = []
-        sub.generation = 0
-        if delete_owned:
-            for spec in sub.queues:
-                if spec.owned:
-                    ch.queue_delete(spec.name)
-                    self._owned.discard(spec.name)
 
     def _on_message(self, sub: Subscription, generation: int, _channel: Any, method: Any,
                     properties: Any, body: bytes) -> None:

@@ -36,7 +36,6 @@ import kombu.connection
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
 from messaging_amqp091.options import Settings
-from messaging_amqp091.tls import ssl_protocol
 from messaging_amqp091.topology import (
     DurableMismatch,
     ExchangeSpec,
@@ -69,11 +68,10 @@ class Session(SessionBase):
 
     def __init__(self, kconn: Any, amqp_connection: Any, channel: Any,
                  generation: int, host: str) -> None:
-        super().__init__(generation, host)
+        super().__init__(channel, generation, host)
         self.kconn = kconn
         #: the py-amqp connection (never ``kconn.connection``: that property reconnects)
         self.amqp_connection = amqp_connection
-        self.channel = channel
 
 
 def declare_exchange(channel: Any, spec: ExchangeSpec,
@@ -105,8 +103,7 @@ def declare_queue(channel: Any, spec: QueueSpec, overrides: dict[str, bool]) -> 
 class KombuConnection(ConnectionBase):
     """An AMQP connection over kombu with its own I/O thread.
 
-    :param purpose: a label for logs and the thread name ("client", "rpc-server"...).
-    :param prefetch_count: ``basic.qos`` for consumers (0: unlimited).
+    Built as the base class is (``purpose``, ``prefetch_count``).
     """
 
     thread_prefix = "rabbit"
@@ -114,10 +111,8 @@ class KombuConnection(ConnectionBase):
     def __init__(self, settings: Settings, url: TransportURL, *, purpose: str,
                  prefetch_count: int = 0) -> None:
         super().__init__(settings, url, purpose=purpose, prefetch_count=prefetch_count)
-        self._ssl_version = ssl_protocol(settings, self._shown_url)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._tags = itertools.count(1)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -192,12 +187,6 @@ class KombuConnection(ConnectionBase):
         if readable:
             self._drain(session)
         self._heartbeat(session)
-
-    def _settle_on(self, session: Session, tag: int, requeue: bool | None) -> None:
-        if requeue is None:
-            session.channel.basic_ack(tag)
-        else:
-            session.channel.basic_reject(tag, requeue=requeue)
 
     def _publish(self, task: Publish, session: Session) -> bool:
         ch = session.channel
@@ -454,19 +443,6 @@ class KombuConnection(ConnectionBase):
             tags.append(tag)
         sub.tags = tags
         sub.generation = session.generation
-
-    def _cancel(self, sub: Subscription, delete_owned: bool, session: Session) -> None:
-        ch = session.channel
-        if sub.generation == session.generation:
-            for tag in sub.tags:
-                ch.basic_cancel(tag)
-        sub.tags = []
-        sub.generation = 0
-        if delete_owned:
-            for spec in sub.queues:
-                if spec.owned:
-                    ch.queue_delete(spec.name)
-                    self._owned.discard(spec.name)
 
     def _on_message(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
         info = message.delivery_info
