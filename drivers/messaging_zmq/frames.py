@@ -1,0 +1,111 @@
+"""The driver's wire format on ZeroMQ: multipart frames around the JSON envelope.
+
+Every message a client sends is four frames::
+
+    [b"messaging-zmq/1", kind, key, body]
+
+``kind`` is ``call``, ``cast`` or ``notify``; ``key`` is the matchmaker key
+the sender resolved (see :func:`rpc_key`), which the receiving listener
+checks against the keys it registered, so a stale matchmaker entry pointing
+at a reused port delivers nothing; ``body`` is the oslo.messaging JSON
+envelope (:mod:`messaging.envelope`), the same bytes the rabbit driver puts
+on RabbitMQ. A ROUTER prepends the sender's identity on receipt. Replies go
+back over the same connection as ``[b"messaging-zmq/1", b"reply", b"", body]``.
+Fanout casts go through PUB/SUB with the subscription prefix in front
+(:func:`fanout_prefix`).
+
+Anything else arriving on a socket (another program, random bytes decoded
+by ZeroMQ's old unversioned protocol) is logged and dropped.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import quote, unquote
+
+from messaging.addressing import fanout_exchange, notification_route, rpc_route
+from messaging.target import Target
+
+__all__ = ["BadFrames", "CALL", "CAST", "KINDS", "NOTIFY", "PROTOCOL", "Peer", "REPLY",
+           "fanout_key", "fanout_prefix", "hello_prefix", "notify_key", "parse_request",
+           "request", "rpc_key"]
+
+PROTOCOL = b"messaging-zmq/1"
+CALL = b"call"
+CAST = b"cast"
+NOTIFY = b"notify"
+REPLY = b"reply"
+KINDS = frozenset({CALL, CAST, NOTIFY})
+
+
+class BadFrames(ValueError):
+    """Frames that are not a message of this driver."""
+
+
+def _part(text: str) -> str:
+    return quote(text, safe="")
+
+
+def rpc_key(target: Target, default_exchange: str) -> str:
+    """Matchmaker key of a call or cast to ``target`` (topic, or one server of it)."""
+    exchange, routing_key = rpc_route(target.replace(fanout=False), default_exchange)
+    return f"rpc/{_part(exchange)}/{_part(routing_key)}"
+
+
+def fanout_key(topic: str) -> str:
+    """Matchmaker key (and subscription name) of fanout casts to ``topic``."""
+    return f"fanout/{_part(fanout_exchange(topic))}"
+
+
+def notify_key(target: Target, default_exchange: str) -> str:
+    """Matchmaker key of notifications to ``target.topic`` (``<topic>.<priority>``)."""
+    exchange, routing_key = notification_route(target, default_exchange)
+    return f"notify/{_part(exchange)}/{_part(routing_key)}"
+
+
+def fanout_prefix(key: str) -> bytes:
+    """SUB prefix of fanout messages for ``key`` (ended by NUL: no key prefixes another)."""
+    return b"F" + key.encode("utf-8") + b"\0"
+
+
+def hello_prefix(endpoint: str) -> bytes:
+    """A subscription that tells a publisher this subscriber's other subscriptions arrived."""
+    return b"H" + endpoint.encode("utf-8") + b"\0"
+
+
+def request(kind: bytes, key: str, body: bytes) -> list[bytes]:
+    """The frames of a call, cast or notification."""
+    return [PROTOCOL, kind, key.encode("utf-8"), body]
+
+
+def parse_request(frames: list[bytes]) -> tuple[bytes, str, bytes]:
+    """``(kind, key, body)`` of a message's last four frames; :class:`BadFrames` otherwise."""
+    if len(frames) != 4:
+        raise BadFrames(f"{len(frames)} frames instead of 4")
+    proto, kind, key, body = frames
+    if proto != PROTOCOL:
+        raise BadFrames(f"protocol tag {proto[:32]!r} is not {PROTOCOL!r}")
+    if kind not in KINDS:
+        raise BadFrames(f"unknown message kind {kind[:32]!r}")
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadFrames("key is not UTF-8") from None
+    return kind, text, body
+
+
+class Peer(NamedTuple):
+    """A matchmaker value: the endpoint of a listener and, for notifications, its pool."""
+
+    endpoint: str
+    group: str | None = None
+
+    def encode(self) -> str:
+        """``tcp://host:port`` or ``tcp://host:port#<quoted pool>``."""
+        return self.endpoint if self.group is None else f"{self.endpoint}#{_part(self.group)}"
+
+    @classmethod
+    def decode(cls, value: str) -> Peer:
+        """Inverse of :meth:`encode` (endpoints never contain ``#``)."""
+        endpoint, hash_, group = value.partition("#")
+        return cls(endpoint, unquote(group) if hash_ else None)
