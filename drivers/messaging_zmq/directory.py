@@ -46,6 +46,7 @@ class Directory:
         self._workers = workers
         self._cache: dict[str, tuple[float, tuple[Peer, ...]]] = {}
         self._down: dict[str, float] = {}
+        self._up: set[str] = set()
         self._next: dict[tuple[str, str | None], int] = {}
         self._lock = threading.Lock()
         #: the last lookup error, cleared by the next successful lookup
@@ -150,11 +151,17 @@ class Directory:
 
     def down(self, endpoint: str) -> None:
         """``endpoint`` cannot be reached: do not choose it for a while."""
+        self._up.discard(endpoint)
         self._down[endpoint] = time.monotonic() + self._down_for
 
     def up(self, endpoint: str) -> None:
-        """``endpoint`` answered again."""
+        """``endpoint`` answered (a connection to it completed its handshake)."""
         self._down.pop(endpoint, None)
+        self._up.add(endpoint)
+
+    def is_up(self, endpoint: str) -> bool:
+        """True while a connection to ``endpoint`` is known to work."""
+        return endpoint in self._up
 
     def is_down(self, endpoint: str) -> bool:
         """True while ``endpoint`` is known unreachable."""

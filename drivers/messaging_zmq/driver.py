@@ -22,6 +22,14 @@ Bodies are the oslo.messaging JSON envelope (:mod:`messaging.envelope`),
 as on every driver. Calls use the core's :class:`~messaging.correlation.
 ReplyCorrelator`; received messages the core's :mod:`messaging.incoming`.
 
+Threads: one I/O thread per driver owns the client's shared sockets (a
+monitored DEALER per server, the fanout XPUB) and serves the future verbs;
+a synchronous call or cast to a server already reached goes out on the
+calling thread's own DEALER and waits for its reply there
+(:mod:`messaging_zmq.direct`); a listener's sockets are used by whichever
+thread holds its lock (:mod:`messaging_zmq.listener`). No socket is ever
+used by two threads at once.
+
 Guarantees (``capabilities``): at-most-once for requests and notifications,
 nothing kept for a listener that does not exist yet, no requeue. A call to
 a server that died fails with ``MessagingTimeout`` within its timeout; the
@@ -32,6 +40,7 @@ and later calls go to the surviving servers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -41,8 +50,16 @@ from typing import Any, ClassVar
 
 import zmq
 
+from messaging import deadlines
 from messaging.correlation import ReplyCorrelator, settle_future
-from messaging.driver import Capabilities, Driver, Listener, Reply, TestingHooks
+from messaging.driver import (
+    Capabilities,
+    Driver,
+    Listener,
+    Reply,
+    TestingHooks,
+    wait_future,
+)
 from messaging.envelope import (
     MalformedMessage,
     build_notification,
@@ -57,25 +74,24 @@ from messaging.envelope import (
 from messaging.exceptions import (
     InvalidTarget,
     MessageDeliveryFailure,
-    MessagingTimeout,
     ServerListenError,
 )
 from messaging.target import Target
 from messaging.url import TransportURL
 
 from .connection import IOLoop
+from .direct import ThreadSockets
 from .directory import ANY_GROUP, Directory
 from .frames import (
     CALL,
     CAST,
     NOTIFY,
-    PROTOCOL,
     REPLY,
     Peer,
     fanout_key,
     fanout_prefix,
+    header,
     notify_key,
-    request,
     rpc_key,
 )
 from .listener import ZmqListener
@@ -83,12 +99,16 @@ from .matchmaker import Matchmaker, MatchmakerError, load_matchmaker
 from .options import Settings, load_settings
 from .peers import Dealers, Outgoing, Publisher
 from .registry import Registrar, Registration
+from .sockets import readable
 
 __all__ = ["ZmqDriver"]
 
 LOG = logging.getLogger(__name__)
-#: Seconds ``listen`` waits for the I/O thread to bind a listener's sockets.
-_BIND_TIMEOUT = 10.0
+#: Longest wait of a direct call between two looks at its future (call monitoring).
+_MONITOR_SLICE = 0.25
+#: Seconds cleanup waits for a thread to let go of its direct sockets.
+_CLOSE_WAIT = 5.0
+_MAX_KEYS = 4096
 
 
 class ZmqDriver(Driver):
@@ -98,6 +118,7 @@ class ZmqDriver(Driver):
         fanout=True, competing_consumers=True, requeue=False, durable_notifications=False,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-most-once", publisher_confirms=False, brokered=False)
+    client_library: ClassVar[str | None] = "pyzmq"
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -117,57 +138,75 @@ class ZmqDriver(Driver):
         self._dealers: Dealers | None = None
         self._publisher: Publisher | None = None
         self._listeners: set[ZmqListener] = set()
+        self._closing_r, self._closing_w = os.pipe()
+        self._direct = ThreadSockets(self.settings, self._closing_r)
+        self._keys: dict[Target, str] = {}
         self._hooks = _ZmqTestingHooks(self)
 
-    # -- the I/O thread ---------------------------------------------------------------
+    # -- sockets and threads ----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MessageDeliveryFailure("the transport was cleaned up")
+
+    @property
+    def zmq_context(self) -> zmq.Context[Any]:
+        """The driver's ZeroMQ context, made on first use."""
+        ctx = self._ctx
+        if ctx is None:
+            with self._lock:
+                self._check_open()
+                if self._ctx is None:
+                    self._ctx = zmq.Context()
+                ctx = self._ctx
+        return ctx
 
     @property
     def io_loop(self) -> IOLoop:
         """The driver's I/O thread, started on first use."""
         loop = self._loop
         if loop is None:
+            ctx = self.zmq_context
             with self._lock:
-                if self._closed:
-                    raise MessageDeliveryFailure("the transport was cleaned up")
+                self._check_open()
                 if self._loop is None:
-                    ctx: zmq.Context[Any] = zmq.Context()
                     new = IOLoop(f"messaging-zmq-io-{self.reply_to[4:12]}")
                     self._dealers = Dealers(new, ctx, self.settings, self.directory,
                                             self._on_reply, self._reroute)
                     self._publisher = Publisher(new, ctx, self.settings)
                     new.on_stop(self._dealers.close)
                     new.on_stop(self._publisher.close)
-                    self._ctx = ctx
                     new.start()
                     self._loop = new
                 loop = self._loop
         return loop
-
-    @property
-    def zmq_context(self) -> zmq.Context[Any]:
-        """The driver's ZeroMQ context (sockets are made on the I/O thread only)."""
-        self.io_loop  # noqa: B018 - starts the loop and the context
-        assert self._ctx is not None
-        return self._ctx
 
     def _trouble(self) -> str | None:
         error = self.directory.last_error
         return f"the matchmaker is unreachable: {error}" if error else None
 
     def _on_reply(self, frames: list[bytes]) -> None:
-        """A frame on a DEALER (I/O thread): a reply or heartbeat for a call."""
-        if len(frames) != 4 or frames[0] != PROTOCOL or frames[1] != REPLY:
+        """Frames on a DEALER: a reply or heartbeat for a call (any thread)."""
+        if len(frames) != 2 or frames[0] != REPLY:
             LOG.warning("Dropping a reply that is not from a messaging zmq server (%d frames)",
                         len(frames))
             return
         try:
-            frame = parse_reply(unwrap(decode(frames[3])))
+            frame = parse_reply(unwrap(decode(frames[1])))
         except MalformedMessage as exc:
             LOG.warning("Dropping a malformed reply: %s", exc)
             return
         self.correlator.deliver(frame)
 
-    # -- sending ----------------------------------------------------------------------
+    def _rpc_key(self, target: Target) -> str:
+        key = self._keys.get(target)
+        if key is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._keys.clear()
+            key = self._keys[target] = rpc_key(target, self.default_exchange)
+        return key
+
+    # -- sending through the I/O thread -----------------------------------------------
 
     def _body(self, inner: Mapping[str, Any], envelope: bool = True) -> bytes:
         try:
@@ -191,13 +230,13 @@ class ZmqDriver(Driver):
             return
         if peer is not None:
             self._send_to(peer, out)
-        elif not wait:
-            out.reason = f"no server registered in {self.matchmaker.describe()}"
-            out.expire()
-        else:
-            out.reason = f"no server registered in {self.matchmaker.describe()}"
+            return
+        out.reason = f"no server registered in {self.matchmaker.describe()}"
+        if wait:
             self.directory.wait_for(out.key, out.group, out.deadline, out.sent.done,
                                     lambda p: self._send_to(p, out))
+        else:
+            out.expire()
 
     def _send_to(self, peer: Peer, out: Outgoing) -> None:
         try:
@@ -219,11 +258,24 @@ class ZmqDriver(Driver):
             settle_future(out.sent, exc=MessageDeliveryFailure(
                 f"Could not send {out.what}: the transport was cleaned up"))
 
-    def _expire_at_deadline(self, out: Outgoing) -> None:
-        from messaging import deadlines
-
+    @staticmethod
+    def _expire_at_deadline(out: Outgoing) -> None:
         handle = deadlines.schedule_at(out.deadline, out.expire)
         out.sent.add_done_callback(lambda _f: handle.cancel())
+
+    def _queue_call(self, target: Target, msg_id: str, future: Future[Reply], key: str,
+                    body: bytes, deadline: float, method: Any) -> None:
+        """Send a registered call's request through the I/O thread."""
+        sent: Future[None] = Future()
+        out = Outgoing(key, ANY_GROUP, [header(CALL, key), body], deadline, sent, "call",
+                       method, target)
+        # A cancelled call's request still goes (as on a broker); it stops trying at its
+        # deadline, by which time the correlator has ended the call with MessagingTimeout.
+        self._expire_at_deadline(out)
+        self.correlator.track_send(msg_id, sent)
+        self._dispatch(out)
+
+    # -- the verbs --------------------------------------------------------------------
 
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
@@ -231,24 +283,99 @@ class ZmqDriver(Driver):
         """Send a request to one server of ``target``; the future gets its reply."""
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
+        self._check_open()
         msg_id = new_id()
         body = self._body(build_request(message, ctxt, msg_id=msg_id, reply_q=self.reply_to,
                                         timeout=call_monitor_timeout))
-        self.io_loop  # noqa: B018 - fails at once after cleanup
         future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
                                           target=target, method=message.get("method"))
-        if future.done():
-            return future
-        key = rpc_key(target, self.default_exchange)
-        sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, request(CALL, key, body),
-                       time.monotonic() + max(timeout, 0.0), sent,
-                       f"the call of {message.get('method')!r} to {target}")
-        future.add_done_callback(lambda _f: settle_future(sent, exc=MessagingTimeout(
-            "the call ended")))
-        self.correlator.track_send(msg_id, sent)
-        self._dispatch(out)
+        if not future.done():
+            self._queue_call(target, msg_id, future, self._rpc_key(target), body,
+                             time.monotonic() + max(timeout, 0.0), message.get("method"))
         return future
+
+    def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+             timeout: float, call_monitor_timeout: float | None = None,
+             retry: int | None = None) -> Reply:
+        """Send a request and wait for its reply, on this thread's own socket when it can.
+
+        The request goes out on the calling thread's DEALER to a server the
+        I/O thread already reached, and the reply is read there; otherwise
+        (first contact, connecting, queue full) the I/O thread sends it.
+        Either way the core's correlator ends the call at its deadline.
+        """
+        if target.fanout:
+            raise InvalidTarget("A call cannot be used with fanout", target)
+        self._check_open()
+        key = self._rpc_key(target)
+        try:
+            peer = self.directory.choose(key)
+        except MatchmakerError:
+            peer = None  # the I/O path reports the matchmaker's trouble
+        if peer is None or not self.directory.is_up(peer.endpoint):
+            return super().call(target, ctxt, message, timeout=timeout,
+                                call_monitor_timeout=call_monitor_timeout, retry=retry)
+        method = message.get("method")
+        msg_id = new_id()
+        body = self._body(build_request(message, ctxt, msg_id=msg_id, reply_q=self.reply_to,
+                                        timeout=call_monitor_timeout))
+        deadline = time.monotonic() + max(timeout, 0.0)
+        future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
+                                          target=target, method=method)
+        dealers = self._direct.mine()
+        with dealers.lock:
+            if dealers.closed or self._closed:
+                future.cancel()
+                self._check_open()
+            sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+            try:
+                sock.send_multipart([header(CALL, key), body], zmq.NOBLOCK)
+            except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread handles it
+                self._queue_call(target, msg_id, future, key, body, deadline, method)
+            else:
+                self.correlator.sent(msg_id)
+                self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
+        return wait_future(future, self.call_grace,
+                           f"reply to a call to {target} not delivered in time")
+
+    def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
+                     future: Future[Reply], deadline: float, monitor: float | None) -> None:
+        """Read this thread's socket until ``future`` is done (reply, deadline, cleanup)."""
+        while not future.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return  # the correlator's timer ends the future
+            if monitor:
+                left = min(left, _MONITOR_SLICE)
+            if poller.poll(int(left * 1000) + 1):
+                while readable(sock):
+                    self._on_reply(sock.recv_multipart())
+            if self._closed:
+                return
+
+    def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+             retry: int | None = None) -> None:
+        """Hand a request to a server, on this thread's own socket when it can (as :meth:`call`)."""
+        self._check_open()
+        if not target.fanout:
+            key = self._rpc_key(target)
+            try:
+                peer = self.directory.choose(key)
+            except MatchmakerError:
+                peer = None
+            if peer is not None and self.directory.is_up(peer.endpoint):
+                body = self._body(build_request(message, ctxt))
+                dealers = self._direct.mine()
+                with dealers.lock:
+                    if not dealers.closed and not self._closed:
+                        sock, _poller = self._direct.socket(dealers, self.zmq_context,
+                                                            peer.endpoint)
+                        try:
+                            sock.send_multipart([header(CAST, key), body], zmq.NOBLOCK)
+                            return
+                        except zmq.ZMQError:
+                            pass  # connecting or queue full: through the I/O thread
+        super().cast(target, ctxt, message, retry=retry)
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:
@@ -259,20 +386,22 @@ class ZmqDriver(Driver):
         is registered (after waiting ``zmq_send_timeout``, or at once with
         ``retry=0``); a fanout to no server is dropped, as on a broker.
         """
+        self._check_open()
         body = self._body(build_request(message, ctxt))
-        what = f"the cast of {message.get('method')!r} to {target}"
         if target.fanout:
-            return self._fanout(target, body, what)
-        key = rpc_key(target, self.default_exchange)
+            return self._fanout(target, body, message.get("method"))
+        key = self._rpc_key(target)
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, request(CAST, key, body),
-                       time.monotonic() + self.settings.zmq_send_timeout, sent, what)
+        out = Outgoing(key, ANY_GROUP, [header(CAST, key), body],
+                       time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
+                       message.get("method"), target)
         self._expire_at_deadline(out)
         self._dispatch(out, wait=retry != 0)
         return sent
 
-    def _fanout(self, target: Target, body: bytes, what: str) -> Future[None]:
+    def _fanout(self, target: Target, body: bytes, method: Any) -> Future[None]:
         key = fanout_key(target.topic or "")
+        what = f"the fanout cast of {method!r} to {target}"
         sent: Future[None] = Future()
         try:
             peers = self.directory.peers(key)
@@ -285,12 +414,11 @@ class ZmqDriver(Driver):
             LOG.debug("No server of %s is registered: fanout dropped", target)
             settle_future(sent)
             return sent
-        frames = [fanout_prefix(key), *request(CAST, key, body)]
-        endpoints = [p.endpoint for p in peers]
-        publisher = self._publisher
         loop = self.io_loop
+        publisher = self._publisher
         assert publisher is not None
-        loop.submit(partial(publisher.publish, key, endpoints, frames, sent, what))
+        loop.submit(partial(publisher.publish, key, [p.endpoint for p in peers],
+                            [fanout_prefix(key), header(CAST, key), body], sent, what))
         return sent
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
@@ -301,30 +429,31 @@ class ZmqDriver(Driver):
         With no listener registered, the notification is dropped (and the
         future completes): notifications are not kept on this driver.
         """
+        self._check_open()
         body = self._body(build_notification(message, ctxt), envelope=version >= 2.0)
         return self._notify_raw(target, body)
 
     def _notify_raw(self, target: Target, body: bytes) -> Future[None]:
         key = notify_key(target, self.default_exchange)
-        what = f"the notification to {target.topic}"
         try:
             groups = self.directory.groups(key)
         except MatchmakerError as exc:
             failed: Future[None] = Future()
             failed.set_exception(MessageDeliveryFailure(
-                f"Could not send {what}: cannot look it up in {self.matchmaker.describe()}: "
-                f"{exc}"))
+                f"Could not send the notification to {target.topic}: cannot look it up in "
+                f"{self.matchmaker.describe()}: {exc}"))
             return failed
         if not groups:
             LOG.debug("No listener of %s is registered: notification dropped", target.topic)
             done: Future[None] = Future()
             done.set_result(None)
             return done
-        frames = request(NOTIFY, key, body)
+        frames = [header(NOTIFY, key), body]
         deadline = time.monotonic() + self.settings.zmq_send_timeout
         copies = []
         for group in groups:
-            out = Outgoing(key, group, frames, deadline, Future(), what)
+            out = Outgoing(key, group, frames, deadline, Future(), "notification",
+                           target=target.topic)
             self._expire_at_deadline(out)
             copies.append(out.sent)
             self._dispatch(out)
@@ -360,19 +489,15 @@ class ZmqDriver(Driver):
         return self._register(listener, [(key, value) for key in sorted(keys)])
 
     def _open(self, listener: ZmqListener, target: Target) -> None:
-        with self._lock:
-            if self._closed:
-                raise ServerListenError(target, msg="the transport was cleaned up")
+        if self._closed:
+            raise ServerListenError(target, msg="the transport was cleaned up")
         try:
-            self.io_loop.run(listener.open).result(_BIND_TIMEOUT)
+            listener.open()
         except zmq.ZMQError as exc:
             settings = self.settings
             raise ServerListenError(target, msg=(
                 f"Cannot bind a socket on {settings.rpc_zmq_bind_address} (ports "
                 f"{settings.rpc_zmq_min_port}-{settings.rpc_zmq_max_port}): {exc}")) from None
-        except TimeoutError:
-            raise ServerListenError(target, msg="the I/O thread did not bind the sockets "
-                                                "in time") from None
 
     def _register(self, listener: ZmqListener, entries: list[tuple[str, str]]) -> Listener:
         registration = Registration(entries)
@@ -396,6 +521,8 @@ class ZmqDriver(Driver):
     def cleanup(self) -> None:
         """Clean up the listeners, end pending calls, close every socket and thread."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             listeners = list(self._listeners)
         for listener in listeners:
@@ -404,12 +531,16 @@ class ZmqDriver(Driver):
             except Exception:
                 LOG.exception("Error cleaning up %s", listener.what)
         self.correlator.close()
+        try:
+            os.write(self._closing_w, b"\0")  # wakes direct calls waiting on their socket
+        except OSError:
+            pass
         self.registrar.close()
-        loop, ctx = self._loop, self._ctx
-        if loop is not None:
-            loop.stop()
-        if ctx is not None:
-            _terminate(ctx, self.settings.zmq_linger)
+        self._direct.close_all(_CLOSE_WAIT)
+        if self._loop is not None:
+            self._loop.stop()
+        if self._ctx is not None:
+            _terminate(self._ctx, self.settings.zmq_linger)
         self._workers.shutdown(wait=False, cancel_futures=True)
         self.matchmaker.close()
         super().cleanup()
@@ -464,9 +595,9 @@ class _ZmqTestingHooks(TestingHooks):
         driver = self._driver
         key = rpc_key(target, driver.default_exchange)
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, request(CAST, key, bytes(body)),
-                       time.monotonic() + driver.settings.zmq_send_timeout, sent,
-                       f"raw bytes to {target}")
+        out = Outgoing(key, ANY_GROUP, [header(CAST, key), bytes(body)],
+                       time.monotonic() + driver.settings.zmq_send_timeout, sent, "raw bytes",
+                       target=target)
         driver._expire_at_deadline(out)
         driver._dispatch(out)
         sent.result()

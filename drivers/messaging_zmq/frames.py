@@ -1,18 +1,18 @@
-"""The driver's wire format on ZeroMQ: multipart frames around the JSON envelope.
+"""The driver's wire format on ZeroMQ: a header frame and the JSON envelope.
 
-Every message a client sends is four frames::
+Every message a client sends is two frames::
 
-    [b"messaging-zmq/1", kind, key, body]
+    [b"messaging-zmq/1 <kind> <key>", body]
 
 ``kind`` is ``call``, ``cast`` or ``notify``; ``key`` is the matchmaker key
-the sender resolved (see :func:`rpc_key`), which the receiving listener
-checks against the keys it registered, so a stale matchmaker entry pointing
-at a reused port delivers nothing; ``body`` is the oslo.messaging JSON
-envelope (:mod:`messaging.envelope`), the same bytes the rabbit driver puts
-on RabbitMQ. A ROUTER prepends the sender's identity on receipt. Replies go
-back over the same connection as ``[b"messaging-zmq/1", b"reply", b"", body]``.
-Fanout casts go through PUB/SUB with the subscription prefix in front
-(:func:`fanout_prefix`).
+the sender resolved (see :func:`rpc_key`; keys never contain spaces),
+which the receiving listener checks against the keys it registered, so a
+stale matchmaker entry pointing at a reused port delivers nothing;
+``body`` is the oslo.messaging JSON envelope (:mod:`messaging.envelope`),
+the same bytes the rabbit driver puts on RabbitMQ. A ROUTER prepends the
+sender's identity on receipt. Replies go back over the same connection as
+``[b"messaging-zmq/1 reply", body]``. Fanout casts go through PUB/SUB with
+the subscription prefix in front (:func:`fanout_prefix`).
 
 Anything else arriving on a socket (another program, random bytes decoded
 by ZeroMQ's old unversioned protocol) is logged and dropped.
@@ -23,19 +23,20 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
-from messaging.addressing import fanout_exchange, notification_route, rpc_route
+from messaging.addressing import fanout_exchange, notification_route, server_key
 from messaging.target import Target
 
 __all__ = ["BadFrames", "CALL", "CAST", "KINDS", "NOTIFY", "PROTOCOL", "Peer", "REPLY",
-           "fanout_key", "fanout_prefix", "hello_prefix", "notify_key", "parse_request",
-           "request", "rpc_key"]
+           "fanout_key", "fanout_prefix", "header", "hello_prefix", "notify_key",
+           "parse_request", "rpc_key"]
 
 PROTOCOL = b"messaging-zmq/1"
 CALL = b"call"
 CAST = b"cast"
 NOTIFY = b"notify"
-REPLY = b"reply"
 KINDS = frozenset({CALL, CAST, NOTIFY})
+#: The header frame of a reply (or call-monitor heartbeat).
+REPLY = PROTOCOL + b" reply"
 
 
 class BadFrames(ValueError):
@@ -48,8 +49,9 @@ def _part(text: str) -> str:
 
 def rpc_key(target: Target, default_exchange: str) -> str:
     """Matchmaker key of a call or cast to ``target`` (topic, or one server of it)."""
-    exchange, routing_key = rpc_route(target.replace(fanout=False), default_exchange)
-    return f"rpc/{_part(exchange)}/{_part(routing_key)}"
+    topic = target.topic or ""
+    routing_key = server_key(topic, target.server) if target.server else topic
+    return f"rpc/{_part(target.exchange or default_exchange)}/{_part(routing_key)}"
 
 
 def fanout_key(topic: str) -> str:
@@ -73,18 +75,20 @@ def hello_prefix(endpoint: str) -> bytes:
     return b"H" + endpoint.encode("utf-8") + b"\0"
 
 
-def request(kind: bytes, key: str, body: bytes) -> list[bytes]:
-    """The frames of a call, cast or notification."""
-    return [PROTOCOL, kind, key.encode("utf-8"), body]
+def header(kind: bytes, key: str) -> bytes:
+    """The header frame of a call, cast or notification for ``key``."""
+    return b" ".join((PROTOCOL, kind, key.encode("utf-8")))
 
 
 def parse_request(frames: list[bytes]) -> tuple[bytes, str, bytes]:
-    """``(kind, key, body)`` of a message's last four frames; :class:`BadFrames` otherwise."""
-    if len(frames) != 4:
-        raise BadFrames(f"{len(frames)} frames instead of 4")
-    proto, kind, key, body = frames
-    if proto != PROTOCOL:
-        raise BadFrames(f"protocol tag {proto[:32]!r} is not {PROTOCOL!r}")
+    """``(kind, key, body)`` of a message's last two frames; :class:`BadFrames` otherwise."""
+    if len(frames) != 2:
+        raise BadFrames(f"{len(frames)} frames instead of 2")
+    head, body = frames
+    parts = head.split(b" ")
+    if len(parts) != 3 or parts[0] != PROTOCOL:
+        raise BadFrames(f"header {head[:64]!r} is not {PROTOCOL.decode()} <kind> <key>")
+    kind, key = parts[1], parts[2]
     if kind not in KINDS:
         raise BadFrames(f"unknown message kind {kind[:32]!r}")
     try:

@@ -2,12 +2,22 @@
 
 A listener binds its own ROUTER (requests, notifications) on a random free
 port, and an RPC server also a SUB (fanout casts); the driver registers
-their addresses in the matchmaker. Frames are checked on the I/O thread (a
-message that is not from this driver, or for a key this listener does not
-serve, is logged and dropped); bodies are parsed by :meth:`ZmqListener.poll`
-in the server's thread, where a malformed one is logged and dropped too.
-Replies and call-monitor heartbeats are handed back to the I/O thread and
-leave through the ROUTER on the connection the request came in on.
+their addresses in the matchmaker.
+
+The listener's sockets belong to no I/O thread: whoever holds the
+listener's lock may use them, and nobody else. :meth:`ZmqListener.poll`
+takes the lock to read what is there, and releases it while it waits on
+the sockets' file descriptors (``ZMQ_FD``) and a wake-up pipe; a reply or
+call-monitor heartbeat is sent by the thread that produces it, under the
+lock. So a request reaches the server's thread and its reply leaves without
+passing through another thread, and two threads never use a socket at the
+same time. (``ZMQ_FD`` only signals changes: a thread that used a socket
+checks ``ZMQ_EVENTS`` before letting go and wakes the poller if a message
+is waiting.)
+
+Frames are checked as they are read (a message that is not from this
+driver, or for a key this listener does not serve, is logged and dropped),
+bodies parsed outside the lock (a malformed one is logged and dropped).
 
 Delivery is at-most-once for everything: there is no broker to keep a
 message, so nothing can be given back. A message still unsettled when the
@@ -18,7 +28,8 @@ logged); that is also why the driver declares ``requeue=False``.
 from __future__ import annotations
 
 import logging
-import queue
+import os
+import threading
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -42,19 +53,10 @@ from messaging.remote import serialize_exception
 from messaging.settlement import DeliveryTracker
 
 from .errors import describe, is_again, is_unreachable
-from .frames import (
-    CALL,
-    CAST,
-    NOTIFY,
-    PROTOCOL,
-    REPLY,
-    BadFrames,
-    fanout_prefix,
-    hello_prefix,
-)
+from .frames import CALL, CAST, NOTIFY, REPLY, BadFrames, fanout_prefix, hello_prefix
 from .frames import parse_request as parse_frames
 from .registry import Registration
-from .sockets import Endpoint, bind_random, new_socket
+from .sockets import Endpoint, bind_random, new_socket, readable
 
 if TYPE_CHECKING:
     from .driver import ZmqDriver
@@ -62,10 +64,16 @@ if TYPE_CHECKING:
 __all__ = ["ZmqListener", "ZmqNotification", "ZmqRequest"]
 
 LOG = logging.getLogger(__name__)
-_STOP = object()
-_READ_BATCH = 256
 _HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+#: Seconds cleanup waits for a poll in another thread to notice the stop.
+_POLLERS_GONE = 5.0
+
+
+def _fd(sock: zmq.Socket[bytes]) -> int:
+    fd = sock.getsockopt(zmq.FD)
+    assert isinstance(fd, int)
+    return fd
 
 
 class ZmqRequest(RequestMessage):
@@ -109,148 +117,139 @@ class ZmqListener(Listener):
     def __init__(self, driver: ZmqDriver, *, rpc: bool, keys: frozenset[str],
                  fanout: str | None, what: str) -> None:
         self._driver = driver
-        self._loop = driver.io_loop
         self._rpc = rpc
         self._keys = keys
         self._fanout = fanout
         self.what = what
         self._kinds = frozenset({CALL, CAST}) if rpc else frozenset({NOTIFY})
-        self._incoming: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._tracker: DeliveryTracker[TrackedMessage] = DeliveryTracker()
+        self._lock = threading.Lock()  # guards the sockets
+        self._state = threading.Condition()  # guards _polling
+        self._polling = 0
         self._stopped = False
         self._cleaned = False
         self._router: zmq.Socket[bytes] | None = None
         self._sub: zmq.Socket[bytes] | None = None
-        self._monitors: list[zmq.Socket[bytes]] = []
+        self._monitors: list[tuple[zmq.Socket[bytes], Endpoint, int]] = []
+        #: (socket, its ZMQ_FD, whether it is the ROUTER) in reading order
+        self._readers: list[tuple[zmq.Socket[bytes], int, bool]] = []
+        self._poller = zmq.Poller()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._router_fd = -1
         self.router_endpoint: Endpoint | None = None
         self.sub_endpoint: Endpoint | None = None
         self.registration: Registration | None = None
         self._unregistered: Future[None] | None = None
 
-    # -- I/O thread -------------------------------------------------------------------
+    # -- sockets (under the lock) -----------------------------------------------------
 
     def open(self) -> None:
-        """Bind the ROUTER (and the SUB of an RPC server) and start reading them."""
+        """Bind the ROUTER (and the SUB of an RPC server); raises ``zmq.ZMQError``."""
         settings = self._driver.settings
         ctx = self._driver.zmq_context
-        router = new_socket(ctx, zmq.ROUTER, settings)
-        try:
-            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            self.router_endpoint = bind_random(router, settings)
-        except BaseException:
-            router.close(linger=0)
-            raise
-        self._router = router
-        self._loop.add(router, self._on_router)
-        self._watch(router, self.router_endpoint)
-        if self._fanout is not None:
-            sub = new_socket(ctx, zmq.SUB, settings)
+        with self._lock:
+            router = new_socket(ctx, zmq.ROUTER, settings)
             try:
-                self.sub_endpoint = bind_random(sub, settings)
+                router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                self.router_endpoint = bind_random(router, settings)
             except BaseException:
-                sub.close(linger=0)
+                router.close(linger=0)
                 raise
-            # The topic first, the hello last: a publisher seeing the hello knows both arrived.
-            sub.setsockopt(zmq.SUBSCRIBE, fanout_prefix(self._fanout))
-            sub.setsockopt(zmq.SUBSCRIBE, hello_prefix(self.sub_endpoint.advertised))
-            self._sub = sub
-            self._loop.add(sub, self._on_sub)
-            self._watch(sub, self.sub_endpoint)
+            self._router = router
+            self._watch(router, self.router_endpoint)
+            if self._fanout is not None:
+                sub = new_socket(ctx, zmq.SUB, settings)
+                try:
+                    self.sub_endpoint = bind_random(sub, settings)
+                except BaseException:
+                    sub.close(linger=0)
+                    raise
+                # The topic first, the hello last: a publisher that sees the hello knows
+                # both subscriptions arrived (they travel in one batch, in this order).
+                sub.setsockopt(zmq.SUBSCRIBE, fanout_prefix(self._fanout))
+                sub.setsockopt(zmq.SUBSCRIBE, hello_prefix(self.sub_endpoint.advertised))
+                self._sub = sub
+                self._watch(sub, self.sub_endpoint)
 
     def _watch(self, sock: zmq.Socket[bytes], endpoint: Endpoint) -> None:
+        fd = _fd(sock)
+        self._readers.append((sock, fd, sock.type == zmq.ROUTER))
+        self._poller.register(fd, zmq.POLLIN)
         monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED | zmq.EVENT_DISCONNECTED)
-        self._monitors.append(monitor)
-        self._loop.add(monitor, lambda flags: self._on_monitor(monitor, endpoint))
+        monitor_fd = _fd(monitor)
+        self._monitors.append((monitor, endpoint, monitor_fd))
+        self._poller.register(monitor_fd, zmq.POLLIN)
+        if sock.type == zmq.ROUTER:
+            self._router_fd = fd
 
-    def _on_monitor(self, monitor: zmq.Socket[bytes], endpoint: Endpoint) -> None:
-        while True:
-            try:
-                event = recv_monitor_message(monitor, zmq.NOBLOCK)
-            except zmq.ZMQError:
-                return
-            if event["event"] & _HANDSHAKE_FAILED:
-                LOG.warning("Dropped a connection to %s that failed the ZeroMQ handshake "
-                            "(not a ZeroMQ peer, or an incompatible one; error %s)",
-                            endpoint.bound, event["value"])
-            else:
-                LOG.debug("A peer of %s disconnected", endpoint.bound)
+    def _read(self, limit: int, fired: set[int] | None) -> list[tuple[bytes | None, bytes]]:
+        """Up to ``limit`` accepted ``(identity, body)``; the sockets have nothing left if fewer.
 
-    def _on_router(self, flags: int) -> None:
-        router = self._router
-        if router is None:
-            return
-        for _ in range(_READ_BATCH):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self._accept(frames[0], frames[1:])
+        ``fired`` are the file descriptors the last wait reported (None: look
+        at every socket). A socket drained to empty signals its descriptor
+        when something new arrives, so the others need no look.
+        """
+        got: list[tuple[bytes | None, bytes]] = []
+        for monitor, endpoint, fd in self._monitors:
+            if fired is None or fd in fired:
+                while readable(monitor):
+                    self._on_monitor(recv_monitor_message(monitor), endpoint)
+        for sock, fd, routed in self._readers:
+            if fired is not None and fd not in fired:
+                continue
+            while len(got) < limit and readable(sock):
+                frames = sock.recv_multipart()
+                item = self._accept(frames[0] if routed else None, frames[1:])
+                if item is not None:
+                    got.append(item)
+        return got
 
-    def _on_sub(self, flags: int) -> None:
-        sub = self._sub
-        if sub is None:
-            return
-        for _ in range(_READ_BATCH):
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self._accept(None, frames[1:])
+    def _on_monitor(self, event: Any, endpoint: Endpoint) -> None:
+        if event["event"] & _HANDSHAKE_FAILED:
+            LOG.warning("Dropped a connection to %s (%s) that failed the ZeroMQ handshake: not "
+                        "a ZeroMQ peer, or an incompatible one (error %s)", endpoint.bound,
+                        self.what, event["value"])
+        else:
+            LOG.debug("A peer of %s disconnected", endpoint.bound)
 
-    def _accept(self, identity: bytes | None, frames: list[bytes]) -> None:
+    def _accept(self, identity: bytes | None, frames: list[bytes],
+                ) -> tuple[bytes | None, bytes] | None:
         try:
             kind, key, body = parse_frames(frames)
         except BadFrames as exc:
             LOG.warning("Dropping a message that is not from a messaging zmq client on %s: %s",
                         self.what, exc)
-            return
+            return None
         if key not in self._keys or kind not in self._kinds:
             LOG.warning("Dropping a %s message for %s on %s (it serves %s); a stale "
                         "matchmaker entry may point at a reused port", kind.decode(), key,
                         self.what, ", ".join(sorted(self._keys)))
-            return
+            return None
         if self._stopped:
             LOG.debug("Dropping a message for %s: the listener stopped", key)
-            return
-        self._incoming.put((identity if kind == CALL else None, body))
+            return None
+        return identity if kind == CALL else None, body
 
-    def _close_sockets(self) -> None:
-        for sock in (self._router, self._sub):
-            if sock is not None:
-                self._loop.remove(sock)
-                try:
-                    sock.disable_monitor()
-                except zmq.ZMQError:
-                    pass
-                sock.close()
-        for monitor in self._monitors:
-            self._loop.remove(monitor)
-            monitor.close(linger=0)
-        self._router = self._sub = None
-        self._monitors = []
-
-    def _send_reply_now(self, identity: bytes, msg_id: str | None, body: bytes) -> None:
-        router = self._router
-        if router is None:
-            LOG.info("Reply to message ID %s dropped: %s was cleaned up", msg_id, self.what)
-            return
+    def _wake(self) -> None:
         try:
-            router.send_multipart([identity, PROTOCOL, REPLY, b"", body], zmq.NOBLOCK)
-        except zmq.ZMQError as exc:
-            if is_unreachable(exc):
-                LOG.info("Reply to message ID %s dropped: the caller disconnected", msg_id)
-            elif is_again(exc):
-                LOG.warning("Reply to message ID %s dropped: the caller's queue is full",
-                            msg_id)
-            else:
-                LOG.error("Reply to message ID %s could not be sent: %s", msg_id,
-                          describe(exc))
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):  # full (a wake-up is pending anyway) or closed
+            pass
 
-    # -- any thread -------------------------------------------------------------------
+    def _settle_readable(self) -> None:
+        """After using the ROUTER from a thread other than the poller: don't strand a message."""
+        router = self._router
+        if self._polling and router is not None and readable(router):
+            self._wake()
+
+    # -- replies (any thread) ---------------------------------------------------------
 
     def send_reply(self, identity: bytes, msg_id: str | None, envelope: dict[str, str],
                    final: bool) -> None:
-        """Encode a reply frame (or heartbeat) and hand it to the I/O thread."""
+        """Send a reply frame (or heartbeat) to the caller, from the calling thread."""
         body = encode(envelope)
         limit = self._driver.settings.zmq_max_message_size
         if 0 < limit < len(body):
@@ -261,7 +260,27 @@ class ZmqListener(Listener):
             body = encode(wrap_reply(msg_id or "", failure=serialize_exception(ValueError(
                 f"the result is {len(body)} bytes, more than the {limit} bytes "
                 f"zmq_max_message_size allows"))))
-        self._loop.submit(lambda: self._send_reply_now(identity, msg_id, body))
+        with self._lock:
+            router = self._router
+            if router is None:
+                LOG.info("Reply to message ID %s dropped: %s was cleaned up", msg_id,
+                         self.what)
+                return
+            try:
+                router.send_multipart([identity, REPLY, body], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:
+                if is_unreachable(exc):
+                    LOG.info("Reply to message ID %s dropped: the caller disconnected",
+                             msg_id)
+                elif is_again(exc):
+                    LOG.warning("Reply to message ID %s dropped: the caller's queue is full",
+                                msg_id)
+                else:
+                    LOG.error("Reply to message ID %s could not be sent: %s", msg_id,
+                              describe(exc))
+            self._settle_readable()
+
+    # -- the Listener interface -------------------------------------------------------
 
     def poll(self, timeout: float | None = None, max_messages: int = 1,
              ) -> list[IncomingMessage]:
@@ -269,27 +288,45 @@ class ZmqListener(Listener):
         if self._stopped:
             return []
         deadline = None if timeout is None else time.monotonic() + timeout
-        out: list[IncomingMessage] = []
-        while not out:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._incoming.get(timeout=remaining)
-            except queue.Empty:
-                return []
+        limit = max(1, max_messages)
+        with self._state:
+            self._polling += 1
+        fired: set[int] | None = None
+        try:
             while True:
-                if item is _STOP or self._stopped:
-                    self._incoming.put(_STOP)  # wake any other poller too
+                with self._lock:
+                    if self._router is None:
+                        return []
+                    items = self._read(limit, fired)
+                out: list[IncomingMessage] = []
+                for item in items:
+                    self._parse(item, out)
+                if out:
                     return out
-                self._parse(item, out)
-                if len(out) >= max_messages:
-                    break
-                try:
-                    item = self._incoming.get_nowait()
-                except queue.Empty:
-                    break
-            if deadline is not None and not out and time.monotonic() >= deadline:
-                return []
-        return out
+                if self._stopped:
+                    return []
+                if len(items) >= limit:  # all dropped, more may wait: look again at once
+                    fired = None
+                    continue
+                if deadline is None:
+                    wait_ms = None
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return []
+                    wait_ms = int(left * 1000) + 1
+                fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
+                if self._wake_r in fired:  # someone used the ROUTER, or stop
+                    fired.add(self._router_fd)
+                    try:
+                        while os.read(self._wake_r, 4096):
+                            pass
+                    except (BlockingIOError, OSError):
+                        pass
+        finally:
+            with self._state:
+                self._polling -= 1
+                self._state.notify_all()
 
     def _parse(self, item: tuple[bytes | None, bytes], out: list[IncomingMessage]) -> None:
         identity, body = item
@@ -331,7 +368,7 @@ class ZmqListener(Listener):
         if self._stopped:
             return
         self._stopped = True
-        self._incoming.put(_STOP)
+        self._wake()
         if self.registration is not None:
             self._unregistered = self._driver.registrar.remove(self.registration)
         for key in self._keys:
@@ -348,20 +385,34 @@ class ZmqListener(Listener):
                 self._unregistered.result(self._driver.settings.zmq_matchmaker_timeout + 1.0)
             except Exception as exc:  # TimeoutError or a worker failure: entries expire anyway
                 LOG.warning("Leaving the matchmaker took too long on %s: %s", self.what, exc)
+        with self._state:
+            if not self._state.wait_for(lambda: self._polling == 0, _POLLERS_GONE):
+                LOG.warning("A poll of %s did not return after stop; closing anyway",
+                            self.what)
         dropped = len(self._tracker.take_unsettled())
-        while True:
-            try:
-                item = self._incoming.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                dropped += 1
+        with self._lock:
+            for sock in (self._router, self._sub):
+                if sock is None:
+                    continue
+                while readable(sock):
+                    sock.recv_multipart()
+                    dropped += 1
+                try:
+                    sock.disable_monitor()
+                except zmq.ZMQError:
+                    pass
+                sock.close()
+            for monitor, _endpoint, _fd in self._monitors:
+                monitor.close(linger=0)
+            self._router = self._sub = None
+            self._monitors = []
+            self._readers = []
+            for fd in (self._wake_r, self._wake_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         if dropped:
-            LOG.warning("%d message(s) taken by %s but not handled are dropped (ZeroMQ has "
+            LOG.warning("%d message(s) received by %s but not handled are dropped (ZeroMQ has "
                         "no broker to give them back to)", dropped, self.what)
-        if self._loop.alive:
-            try:
-                self._loop.run(self._close_sockets).result(10)
-            except Exception:
-                LOG.exception("Could not close the sockets of %s", self.what)
         self._driver.forget_listener(self)

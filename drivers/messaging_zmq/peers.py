@@ -34,7 +34,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from messaging.correlation import settle_future
-from messaging.exceptions import MessageDeliveryFailure
+from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
 
 from .connection import IOLoop, Timer
 from .directory import Directory
@@ -61,25 +61,40 @@ class Outgoing:
     ``sent`` completes once a connected socket took the message, or fails
     (``MessageDeliveryFailure``) once ``deadline`` (monotonic) passed; a
     message whose ``sent`` is done (a call that ended) is not sent.
+    ``kind``, ``method`` and ``target`` only name the message in errors.
     """
 
-    __slots__ = ("deadline", "frames", "group", "key", "reason", "sent", "what")
+    __slots__ = ("deadline", "frames", "group", "key", "kind", "method", "reason", "sent",
+                 "target")
 
     def __init__(self, key: str, group: str | None, frames: list[bytes], deadline: float,
-                 sent: Future[None], what: str) -> None:
+                 sent: Future[None], kind: str, method: Any = None, target: Any = None,
+                 ) -> None:
         self.key = key
         self.group = group
         self.frames = frames
         self.deadline = deadline
         self.sent = sent
-        self.what = what
+        self.kind = kind
+        self.method = method
+        self.target = target
         #: why it is not sent yet, for the error at the deadline
         self.reason = "no server found"
 
+    @property
+    def what(self) -> str:
+        """The message, for errors: ``the cast of 'm' to <Target ...>``."""
+        method = f" of {self.method!r}" if self.method is not None else ""
+        return f"the {self.kind}{method} to {self.target or self.key}"
+
     def expire(self) -> None:
-        """Fail ``sent``: the deadline passed."""
-        settle_future(self.sent, exc=MessageDeliveryFailure(
-            f"Could not send {self.what}: {self.reason}"))
+        """Fail ``sent``: the deadline passed.
+
+        A call's request fails with ``MessagingTimeout``, which the
+        correlator leaves to the call's own deadline (its error says more).
+        """
+        error = MessagingTimeout if self.kind == "call" else MessageDeliveryFailure
+        settle_future(self.sent, exc=error(f"Could not send {self.what}: {self.reason}"))
 
 
 class _Dealer:
@@ -119,7 +134,7 @@ class Dealers:
             self._wait(dealer, out)
             return
         try:
-            dealer.sock.send_multipart(out.frames, zmq.NOBLOCK, copy=False)
+            dealer.sock.send_multipart(out.frames, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             if not is_again(exc):
                 settle_future(out.sent, exc=MessageDeliveryFailure(
@@ -181,7 +196,7 @@ class Dealers:
                 pending.popleft()
                 continue
             try:
-                dealer.sock.send_multipart(out.frames, zmq.NOBLOCK, copy=False)
+                dealer.sock.send_multipart(out.frames, zmq.NOBLOCK)
             except zmq.ZMQError as exc:
                 if is_again(exc):
                     return
@@ -387,7 +402,7 @@ class Publisher:
                 f"Could not send {fanout.what}: the transport was cleaned up"))
             return
         try:
-            self._sock.send_multipart(fanout.frames, zmq.NOBLOCK, copy=False)
+            self._sock.send_multipart(fanout.frames, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             settle_future(fanout.sent, exc=MessageDeliveryFailure(
                 f"Could not send {fanout.what}: {describe(exc)}"))

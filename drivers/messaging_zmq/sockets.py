@@ -15,7 +15,7 @@ import zmq
 
 from .options import Settings
 
-__all__ = ["Endpoint", "bind_random", "new_socket", "PEER_GONE_EVENTS"]
+__all__ = ["Endpoint", "PEER_GONE_EVENTS", "bind_random", "new_socket", "readable"]
 
 #: Monitor events after which a connecting socket has no usable connection.
 PEER_GONE_EVENTS = (zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED | zmq.EVENT_CONNECT_RETRIED
@@ -62,6 +62,12 @@ def new_socket(ctx: zmq.Context[zmq.Socket[bytes]], kind: int, settings: Setting
     if ":" in settings.rpc_zmq_bind_address or ":" in settings.advertised_host:
         sock.setsockopt(zmq.IPV6, 1)
     return sock
+
+
+def readable(sock: zmq.Socket[bytes]) -> bool:
+    """True if a message can be read from ``sock`` now (``ZMQ_EVENTS``; never blocks)."""
+    events = sock.getsockopt(zmq.EVENTS)
+    return bool(events & zmq.POLLIN) if isinstance(events, int) else False
 
 
 def bind_random(sock: zmq.Socket[bytes], settings: Settings) -> Endpoint:
