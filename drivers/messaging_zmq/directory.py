@@ -2,7 +2,9 @@
 
 Clients resolve a matchmaker key to the listeners registered under it and
 pick one round-robin (competing servers share the work this way; ZeroMQ
-has no shared queue). Lookups are cached for ``zmq_lookup_cache`` seconds.
+has no shared queue). Lookups that found someone are cached for
+``zmq_lookup_cache`` seconds (a server started meanwhile gets work once the
+cache expires); an empty answer is never cached.
 The I/O thread reports endpoints it cannot reach (:meth:`Directory.down`)
 and those it reaches again (:meth:`Directory.up`); a down endpoint is not
 chosen while it stays listed, so a server that died stops getting work at
@@ -74,7 +76,10 @@ class Directory:
                 return cached[1]
             raise
         peers = tuple(sorted({Peer.decode(v) for v in values}))
-        self._cache[key] = (now + self._cache_for, peers)
+        if peers:
+            self._cache[key] = (now + self._cache_for, peers)
+        else:  # "nobody" is never cached: a listener that just started must be found
+            self._cache.pop(key, None)
         self.last_error = None
         return peers
 
@@ -108,12 +113,14 @@ class Directory:
         return out
 
     def wait_for(self, key: str, group: str | None, deadline: float,
-                 abandoned: Callable[[], bool], found: Callable[[Peer], None]) -> None:
+                 abandoned: Callable[[], bool], found: Callable[[Peer], None],
+                 failed: Callable[[MatchmakerError], None] | None = None) -> None:
         """Look ``key`` up again and again (backing off) until a live listener appears.
 
         ``found(peer)`` runs on a worker thread once one does; nothing runs
         if ``abandoned()`` turns true or ``deadline`` (monotonic) passes: the
-        caller's own deadline handles that.
+        caller's own deadline handles that. ``failed(error)`` hears of each
+        lookup the matchmaker refused.
         """
         delay = _FIRST_RETRY
 
@@ -125,6 +132,8 @@ class Directory:
                 peer = self._choose_fresh(key, group)
             except MatchmakerError as exc:
                 LOG.debug("Matchmaker lookup of %s failed: %s", key, exc)
+                if failed is not None:
+                    failed(exc)
                 peer = None
             if peer is not None:
                 found(peer)

@@ -224,17 +224,19 @@ class ZmqDriver(Driver):
         try:
             peer = self.directory.choose(out.key, out.group)
         except MatchmakerError as exc:
-            settle_future(out.sent, exc=MessageDeliveryFailure(
-                f"Could not send {out.what}: cannot look the target up in "
-                f"{self.matchmaker.describe()}: {exc}"))
-            return
+            peer = None
+            out.reason = f"cannot look it up in {self.matchmaker.describe()}: {exc}"
+        else:
+            out.reason = f"no server registered in {self.matchmaker.describe()}"
         if peer is not None:
             self._send_to(peer, out)
             return
-        out.reason = f"no server registered in {self.matchmaker.describe()}"
-        if wait:
+        if wait:  # look again until the deadline (a server may come, the matchmaker return)
+            def failed(exc: MatchmakerError) -> None:
+                out.reason = f"cannot look it up in {self.matchmaker.describe()}: {exc}"
+
             self.directory.wait_for(out.key, out.group, out.deadline, out.sent.done,
-                                    lambda p: self._send_to(p, out))
+                                    lambda p: self._send_to(p, out), failed)
         else:
             out.expire()
 
@@ -263,9 +265,9 @@ class ZmqDriver(Driver):
         handle = deadlines.schedule_at(out.deadline, out.expire)
         out.sent.add_done_callback(lambda _f: handle.cancel())
 
-    def _queue_call(self, target: Target, msg_id: str, future: Future[Reply], key: str,
-                    body: bytes, deadline: float, method: Any) -> None:
-        """Send a registered call's request through the I/O thread."""
+    def _queue_call(self, target: Target, msg_id: str, key: str, body: bytes,
+                    deadline: float, method: Any, peer: Peer | None = None) -> None:
+        """Send a registered call's request through the I/O thread (to ``peer`` if given)."""
         sent: Future[None] = Future()
         out = Outgoing(key, ANY_GROUP, [header(CALL, key), body], deadline, sent, "call",
                        method, target)
@@ -273,7 +275,10 @@ class ZmqDriver(Driver):
         # deadline, by which time the correlator has ended the call with MessagingTimeout.
         self._expire_at_deadline(out)
         self.correlator.track_send(msg_id, sent)
-        self._dispatch(out)
+        if peer is None:
+            self._dispatch(out)
+        else:
+            self._send_to(peer, out)
 
     # -- the verbs --------------------------------------------------------------------
 
@@ -290,7 +295,7 @@ class ZmqDriver(Driver):
         future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
                                           target=target, method=message.get("method"))
         if not future.done():
-            self._queue_call(target, msg_id, future, self._rpc_key(target), body,
+            self._queue_call(target, msg_id, self._rpc_key(target), body,
                              time.monotonic() + max(timeout, 0.0), message.get("method"))
         return future
 
@@ -312,7 +317,7 @@ class ZmqDriver(Driver):
             peer = self.directory.choose(key)
         except MatchmakerError:
             peer = None  # the I/O path reports the matchmaker's trouble
-        if peer is None or not self.directory.is_up(peer.endpoint):
+        if peer is None:
             return super().call(target, ctxt, message, timeout=timeout,
                                 call_monitor_timeout=call_monitor_timeout, retry=retry)
         method = message.get("method")
@@ -322,20 +327,23 @@ class ZmqDriver(Driver):
         deadline = time.monotonic() + max(timeout, 0.0)
         future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
                                           target=target, method=method)
-        dealers = self._direct.mine()
-        with dealers.lock:
-            if dealers.closed or self._closed:
-                future.cancel()
-                self._check_open()
-            sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
-            try:
-                sock.send_multipart([header(CALL, key), body], zmq.NOBLOCK)
-            except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread handles it
-                self._queue_call(target, msg_id, future, key, body, deadline, method)
-            else:
-                self.correlator.sent(msg_id)
-                self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
-        return wait_future(future, self.call_grace,
+        if not self.directory.is_up(peer.endpoint):  # first contact: the I/O thread's dealer
+            self._queue_call(target, msg_id, key, body, deadline, method, peer)
+        else:
+            dealers = self._direct.mine()
+            with dealers.lock:
+                if dealers.closed or self._closed:
+                    future.cancel()
+                    self._check_open()
+                sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+                try:
+                    sock.send_multipart([header(CALL, key), body], zmq.NOBLOCK)
+                except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread sends
+                    self._queue_call(target, msg_id, key, body, deadline, method, peer)
+                else:
+                    self.correlator.sent(msg_id)
+                    self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
+        return wait_future(future, max(deadline - time.monotonic(), 0.0) + self.call_grace,
                            f"reply to a call to {target} not delivered in time")
 
     def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
@@ -357,25 +365,36 @@ class ZmqDriver(Driver):
              retry: int | None = None) -> None:
         """Hand a request to a server, on this thread's own socket when it can (as :meth:`call`)."""
         self._check_open()
-        if not target.fanout:
-            key = self._rpc_key(target)
-            try:
-                peer = self.directory.choose(key)
-            except MatchmakerError:
-                peer = None
-            if peer is not None and self.directory.is_up(peer.endpoint):
-                body = self._body(build_request(message, ctxt))
-                dealers = self._direct.mine()
-                with dealers.lock:
-                    if not dealers.closed and not self._closed:
-                        sock, _poller = self._direct.socket(dealers, self.zmq_context,
-                                                            peer.endpoint)
-                        try:
-                            sock.send_multipart([header(CAST, key), body], zmq.NOBLOCK)
-                            return
-                        except zmq.ZMQError:
-                            pass  # connecting or queue full: through the I/O thread
-        super().cast(target, ctxt, message, retry=retry)
+        if target.fanout:
+            super().cast(target, ctxt, message, retry=retry)
+            return
+        key = self._rpc_key(target)
+        try:
+            peer = self.directory.choose(key)
+        except MatchmakerError:
+            peer = None
+        if peer is None:
+            super().cast(target, ctxt, message, retry=retry)
+            return
+        body = self._body(build_request(message, ctxt))
+        frames = [header(CAST, key), body]
+        if self.directory.is_up(peer.endpoint):
+            dealers = self._direct.mine()
+            with dealers.lock:
+                if not dealers.closed and not self._closed:
+                    sock, _poller = self._direct.socket(dealers, self.zmq_context,
+                                                        peer.endpoint)
+                    try:
+                        sock.send_multipart(frames, zmq.NOBLOCK)
+                        return
+                    except zmq.ZMQError:
+                        pass  # connecting or queue full: through the I/O thread
+        sent: Future[None] = Future()
+        out = Outgoing(key, ANY_GROUP, frames, time.monotonic() + self.settings.zmq_send_timeout,
+                       sent, "cast", message.get("method"), target)
+        self._expire_at_deadline(out)
+        self._send_to(peer, out)
+        sent.result()
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:
@@ -493,7 +512,8 @@ class ZmqDriver(Driver):
             raise ServerListenError(target, msg="the transport was cleaned up")
         try:
             listener.open()
-        except zmq.ZMQError as exc:
+        except zmq.ZMQBaseError as exc:  # ZMQError, or ZMQBindError: no free port in range
+            listener.cleanup()  # closes what was opened
             settings = self.settings
             raise ServerListenError(target, msg=(
                 f"Cannot bind a socket on {settings.rpc_zmq_bind_address} (ports "

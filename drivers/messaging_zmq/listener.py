@@ -147,32 +147,22 @@ class ZmqListener(Listener):
     # -- sockets (under the lock) -----------------------------------------------------
 
     def open(self) -> None:
-        """Bind the ROUTER (and the SUB of an RPC server); raises ``zmq.ZMQError``."""
+        """Bind the ROUTER (and the SUB of an RPC server); raises ``zmq.ZMQBaseError``."""
         settings = self._driver.settings
         ctx = self._driver.zmq_context
         with self._lock:
-            router = new_socket(ctx, zmq.ROUTER, settings)
-            try:
-                router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-                self.router_endpoint = bind_random(router, settings)
-            except BaseException:
-                router.close(linger=0)
-                raise
-            self._router = router
-            self._watch(router, self.router_endpoint)
+            self._router = new_socket(ctx, zmq.ROUTER, settings)
+            self._router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            self.router_endpoint = bind_random(self._router, settings)
+            self._watch(self._router, self.router_endpoint)
             if self._fanout is not None:
-                sub = new_socket(ctx, zmq.SUB, settings)
-                try:
-                    self.sub_endpoint = bind_random(sub, settings)
-                except BaseException:
-                    sub.close(linger=0)
-                    raise
+                self._sub = new_socket(ctx, zmq.SUB, settings)
+                self.sub_endpoint = bind_random(self._sub, settings)
                 # The topic first, the hello last: a publisher that sees the hello knows
                 # both subscriptions arrived (they travel in one batch, in this order).
-                sub.setsockopt(zmq.SUBSCRIBE, fanout_prefix(self._fanout))
-                sub.setsockopt(zmq.SUBSCRIBE, hello_prefix(self.sub_endpoint.advertised))
-                self._sub = sub
-                self._watch(sub, self.sub_endpoint)
+                self._sub.setsockopt(zmq.SUBSCRIBE, fanout_prefix(self._fanout))
+                self._sub.setsockopt(zmq.SUBSCRIBE, hello_prefix(self.sub_endpoint.advertised))
+                self._watch(self._sub, self.sub_endpoint)
 
     def _watch(self, sock: zmq.Socket[bytes], endpoint: Endpoint) -> None:
         fd = _fd(sock)

@@ -13,7 +13,6 @@ configuration.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from dataclasses import dataclass, fields
 from typing import Any
@@ -35,8 +34,8 @@ ZMQ_OPTIONS: tuple[Option, ...] = (
            "Loopback by default; nothing here authenticates peers."),
     Option("rpc_zmq_host", str, "",
            "Address or host name clients use to reach this node's servers (the address "
-           "registered in the matchmaker). Empty: the bind address, or this host's name "
-           "when binding to all interfaces."),
+           "registered in the matchmaker). Empty: the address the server bound, or this "
+           "host's name when binding to all interfaces."),
     Option("rpc_zmq_matchmaker", str, "local",
            "Matchmaker used by zmq:// (an entry point of messaging.zmq.matchmakers: local, "
            "redis). zmq+NAME:// in the URL selects NAME instead."),
@@ -63,7 +62,8 @@ ZMQ_OPTIONS: tuple[Option, ...] = (
            "receivers drop the connection that carried them (-1: no limit)."),
     Option("zmq_heartbeat_interval", float, 5.0,
            "Seconds between ZMTP heartbeats on idle connections; a peer silent for three "
-           "intervals counts as gone (0: no heartbeats)."),
+           "intervals counts as gone, and so does a connection or handshake not done by "
+           "then (0: no heartbeats, libzmq's own timeouts)."),
     Option("zmq_subscribe_timeout", float, 5.0,
            "Seconds a fanout cast waits for newly found servers to confirm their "
            "subscription before it is sent anyway."),
@@ -126,15 +126,6 @@ class Settings:
     zmq_send_timeout: float
     zmq_matchmaker_timeout: float
     zmq_matchmaker_dir: str
-
-    @property
-    def advertised_host(self) -> str:
-        """The host name or address written into the matchmaker for this node's servers."""
-        if self.rpc_zmq_host:
-            return self.rpc_zmq_host
-        if self.rpc_zmq_bind_address in ("*", "0.0.0.0", "::"):
-            return socket.gethostname()
-        return self.rpc_zmq_bind_address
 
     @property
     def matchmaker_dir(self) -> str:

@@ -2,13 +2,16 @@
 
 Every socket gets the size limit (``MAXMSGSIZE``: a peer sending a larger
 frame is disconnected by libzmq before the frame is read), ZMTP heartbeats
-(a silent peer counts as gone after three intervals), TCP keepalive when
-configured, and the linger of ``zmq_linger``. Sockets are only ever created
+(a silent peer counts as gone after three intervals; a connection that has
+not finished its handshake by then, or a connect that has not succeeded,
+is dropped too), TCP keepalive when configured, and the linger of
+``zmq_linger``. Sockets are only ever created
 and used on the driver's I/O thread.
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 import zmq
@@ -51,6 +54,7 @@ def new_socket(ctx: zmq.Context[zmq.Socket[bytes]], kind: int, settings: Setting
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
         sock.setsockopt(zmq.HEARTBEAT_TTL, 3 * ivl)
         sock.setsockopt(zmq.CONNECT_TIMEOUT, 3 * ivl)
+        sock.setsockopt(zmq.HANDSHAKE_IVL, 3 * ivl)
     for option, value in ((zmq.TCP_KEEPALIVE, settings.zmq_tcp_keepalive),
                           (zmq.TCP_KEEPALIVE_IDLE, settings.zmq_tcp_keepalive_idle),
                           (zmq.TCP_KEEPALIVE_CNT, settings.zmq_tcp_keepalive_cnt),
@@ -59,7 +63,7 @@ def new_socket(ctx: zmq.Context[zmq.Socket[bytes]], kind: int, settings: Setting
             sock.setsockopt(option, value)
     sock.setsockopt(zmq.RECONNECT_IVL, _RECONNECT_IVL_MS)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, _RECONNECT_IVL_MAX_MS)
-    if ":" in settings.rpc_zmq_bind_address or ":" in settings.advertised_host:
+    if ":" in settings.rpc_zmq_bind_address or ":" in settings.rpc_zmq_host:
         sock.setsockopt(zmq.IPV6, 1)
     return sock
 
@@ -71,11 +75,23 @@ def readable(sock: zmq.Socket[bytes]) -> bool:
 
 
 def bind_random(sock: zmq.Socket[bytes], settings: Settings) -> Endpoint:
-    """Bind to a random free port of the configured range; raises ``zmq.ZMQBindError``."""
+    """Bind to a random free port of the configured range; raises ``zmq.ZMQError``.
+
+    The advertised address is ``rpc_zmq_host`` when set; otherwise the
+    address the socket actually bound (so an interface name becomes its IP
+    address), or this host's name when binding to every interface.
+    """
     address = settings.rpc_zmq_bind_address
     base = "tcp://*" if address == "*" else f"tcp://{_host_part(address)}"
     port = sock.bind_to_random_port(base, min_port=settings.rpc_zmq_min_port,
                                     max_port=settings.rpc_zmq_max_port,
                                     max_tries=settings.rpc_zmq_bind_port_retries)
-    return Endpoint(f"{base}:{port}",
-                    f"tcp://{_host_part(settings.advertised_host)}:{port}")
+    last = sock.getsockopt(zmq.LAST_ENDPOINT)
+    bound = last.decode() if isinstance(last, bytes) else f"{base}:{port}"
+    host = settings.rpc_zmq_host
+    if not host:
+        if address in ("*", "0.0.0.0", "::"):
+            host = socket.gethostname()
+        else:
+            host = bound[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    return Endpoint(bound, f"tcp://{_host_part(host)}:{port}")

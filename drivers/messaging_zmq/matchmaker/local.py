@@ -2,7 +2,8 @@
 
 No service to run: every process of the user on this host sees the same
 directory (``$XDG_RUNTIME_DIR/messaging-zmq`` or
-``<tmp>/messaging-zmq-<uid>``, or ``zmq_matchmaker_dir``). Layout::
+``<tmp>/messaging-zmq-<uid>``, or ``zmq_matchmaker_dir``), which must
+belong to the user and be writable by nobody else. Layout::
 
     <dir>/<namespace>/<key>/<sha256 of value>    content: the value
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import threading
 import time
 from urllib.parse import quote
@@ -56,10 +58,44 @@ class LocalMatchmaker(Matchmaker):
             raise InvalidTransportURL(url.render(mask=True), (
                 "The local zmq matchmaker takes no hosts: servers are found through files on "
                 "this host. Use zmq+redis://host:port to find servers on other hosts."))
-        self.root = os.path.join(settings.matchmaker_dir, _dir_name(self.namespace or "_"))
+        self.base = settings.matchmaker_dir
+        self.root = os.path.join(self.base, _dir_name(self.namespace or "_"))
+        self._checked = False
 
     def _key_dir(self, key: str) -> str:
         return os.path.join(self.root, _dir_name(key))
+
+    def _check_base(self) -> None:
+        """Create the base directory, private to this user, or refuse one that is not.
+
+        The base directory (in a shared temporary directory by default) must
+        belong to this user and be writable by nobody else, or anybody could
+        plant entries that send this user's messages elsewhere.
+        """
+        if self._checked:
+            return
+        try:
+            os.mkdir(self.base, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise MatchmakerError(f"cannot create {self.base}: {exc}") from None
+        info = os.lstat(self.base)
+        if (not stat.S_ISDIR(info.st_mode)
+                or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+                or info.st_mode & 0o022):
+            raise MatchmakerError(f"refusing to use {self.base}: it must be a directory owned "
+                                  f"by this user and writable by nobody else")
+        self._checked = True
+
+    def _make_dirs(self, directory: str) -> None:
+        """Create the namespace and key directories (mode 0700)."""
+        self._check_base()
+        for path in (self.root, directory):
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass
 
     def register(self, key: str, value: str, ttl: float) -> None:
         """Write (or rewrite) the value's file with its expiry as mtime."""
@@ -69,7 +105,7 @@ class LocalMatchmaker(Matchmaker):
         tmp = os.path.join(directory, f".{name}.{os.getpid()}.{threading.get_ident()}")
         for attempt in range(3):
             try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
+                self._make_dirs(directory)
                 with open(tmp, "w", encoding="utf-8") as f:
                     f.write(value)
                 os.utime(tmp, (expires, expires))
@@ -99,6 +135,7 @@ class LocalMatchmaker(Matchmaker):
 
     def lookup(self, key: str) -> list[str]:
         """Values whose file has not expired."""
+        self._check_base()
         directory = self._key_dir(key)
         try:
             names = os.listdir(directory)

@@ -1,0 +1,73 @@
+"""Run a command with the conformance kit on zmq:// and zmq+redis://, in a fresh namespace.
+
+Usage: ``python tools/zmq_kit.py COMMAND...``. Sets ``MESSAGING_TRANSPORT_URL``
+to ``zmq:///<ns>`` and ``zmq+redis://127.0.0.1:6379/<ns>`` with a namespace
+(the URL's virtual host) unique to this run, runs COMMAND, then deletes the
+namespace's matchmaker entries (the Redis keys ``messaging-zmq:<ns>:*``, the
+local matchmaker's directory) whatever happened. Without Redis answering on
+127.0.0.1:6379 only ``zmq://`` runs, unless ``MESSAGING_REQUIRE_BROKERS=1``
+(CI), where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def _redis_problem() -> str | None:
+    try:
+        with socket.create_connection(REDIS, timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return None if s.recv(16).startswith(b"+PONG") else "no PONG"
+    except OSError as exc:
+        return str(exc)
+
+
+def _purge(url: str) -> None:
+    from messaging_zmq.matchmaker import load_matchmaker
+    from messaging_zmq.options import load_settings
+
+    from messaging.url import TransportURL
+
+    parsed = TransportURL.parse(url)
+    matchmaker = load_matchmaker(parsed, load_settings(None, parsed))
+    try:
+        matchmaker.purge()
+    finally:
+        matchmaker.close()
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        sys.stderr.write(__doc__ or "")
+        return 2
+    namespace = f"kit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    urls = [f"zmq:///{namespace}"]
+    problem = _redis_problem()
+    if problem is None:
+        urls.append(f"zmq+redis://{REDIS[0]}:{REDIS[1]}/{namespace}")
+    elif os.environ.get("MESSAGING_REQUIRE_BROKERS") == "1":
+        sys.stderr.write(f"Redis on {REDIS[0]}:{REDIS[1]} unreachable: {problem}\n")
+        return 1
+    else:
+        sys.stderr.write(f"Redis on {REDIS[0]}:{REDIS[1]} unreachable ({problem}): the kit "
+                         f"runs on zmq:// only\n")
+    env = dict(os.environ, MESSAGING_TRANSPORT_URL=" ".join(urls))
+    try:
+        return subprocess.call(sys.argv[1:], env=env)
+    finally:
+        for url in urls:
+            try:
+                _purge(url)
+            except Exception as exc:  # entries expire by themselves anyway
+                sys.stderr.write(f"could not purge {url}: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
