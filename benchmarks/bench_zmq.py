@@ -2,7 +2,10 @@
 
 Every server runs in its own process (``multiprocessing`` spawn), as a real
 deployment would, and the client in this one; bodies carry 100 bytes of
-payload.
+payload. Sequential calls and casts are measured in rounds that alternate
+between raw pyzmq and the driver (against servers that all stay up), and
+each row reports its median round: on a shared machine the load changes
+from one second to the next, and alternating keeps the ratio honest.
 
 - ``raw pyzmq REQ/REP``: the baseline for calls: a REP socket echoing JSON.
 - ``raw pyzmq DEALER->ROUTER one-way``: the baseline for casts: the time
@@ -23,7 +26,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import statistics
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,12 +37,11 @@ from typing import Any
 
 WARMUP = 200
 WINDOW = 200
+ROUNDS = 5
 BODY_ARGS = {"data": "x" * 100}
 
 
 def _rate(fn: Callable[[], Any], n: int) -> float:
-    for _ in range(WARMUP):
-        fn()
     start = time.perf_counter()
     for _ in range(n):
         fn()
@@ -104,11 +108,24 @@ def _driver_server(url: str, topic: str, ready: Any, done: Any, stop: Any) -> No
 
 
 class _Echo:
+    def __init__(self) -> None:
+        self.sunk = 0
+        self.cond = threading.Condition()
+
     def echo(self, ctxt: Any, data: Any) -> Any:
         return data
 
     def sink(self, ctxt: Any, data: Any) -> None:
-        return None
+        with self.cond:
+            self.sunk += 1
+            self.cond.notify_all()
+
+    def count(self, ctxt: Any, expected: int) -> int:
+        """Wait (up to 60 s) until ``expected`` casts arrived; return and reset the count."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.sunk >= expected, 60)
+            sunk, self.sunk = self.sunk, 0
+        return sunk
 
 
 def _api_server(url: str, topic: str, ready: Any, stop: Any) -> None:
@@ -128,113 +145,124 @@ def _api_server(url: str, topic: str, ready: Any, stop: Any) -> None:
 # -- measurements --------------------------------------------------------------------------
 
 
-def _raw(mp: Any, n: int) -> dict[str, float]:
-    import zmq
+class _Raw:
+    """Raw pyzmq clients of the raw server process."""
 
-    ready, done = mp.Queue(), mp.Queue()
-    proc = mp.Process(target=_raw_server, args=(ready, done), daemon=True)
-    proc.start()
-    rep_port, sink_port = ready.get(timeout=60)
-    ctx = zmq.Context()
-    req = ctx.socket(zmq.REQ)
-    req.connect(f"tcp://127.0.0.1:{rep_port}")
-    dealer = ctx.socket(zmq.DEALER)
-    dealer.connect(f"tcp://127.0.0.1:{sink_port}")
-    body = json.dumps({"method": "echo", "args": BODY_ARGS}).encode()
-    out: dict[str, float] = {}
-    try:
-        def call() -> None:
-            req.send(body)
-            json.loads(req.recv())
+    def __init__(self, mp: Any) -> None:
+        import zmq
 
-        out["call"] = _rate(call, n)
-        for _ in range(WARMUP):
-            dealer.send(body)
-        dealer.send(b"count")
-        done.get(timeout=60)
+        self.ready, self.done = mp.Queue(), mp.Queue()
+        self.proc = mp.Process(target=_raw_server, args=(self.ready, self.done), daemon=True)
+        self.proc.start()
+        rep_port, sink_port = self.ready.get(timeout=60)
+        self.ctx = zmq.Context()
+        self.req = self.ctx.socket(zmq.REQ)
+        self.req.connect(f"tcp://127.0.0.1:{rep_port}")
+        self.dealer = self.ctx.socket(zmq.DEALER)
+        self.dealer.connect(f"tcp://127.0.0.1:{sink_port}")
+        self.body = json.dumps({"method": "echo", "args": BODY_ARGS}).encode()
+
+    def call(self) -> None:
+        self.req.send(self.body)
+        json.loads(self.req.recv())
+
+    def casts(self, n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
-            dealer.send(body)
-        dealer.send(b"count")
-        got = done.get(timeout=60)
-        out["cast"] = n / (time.perf_counter() - start)
+            self.dealer.send(self.body)
+        self.dealer.send(b"count")
+        got = self.done.get(timeout=60)
         assert got == n, got
-        req.send(b"stop")
-        req.recv()
-    finally:
-        ctx.destroy(linger=0)
-        proc.join(10)
-    return out
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.req.send(b"stop")
+        self.req.recv()
+        self.ctx.destroy(linger=0)
+        self.proc.join(10)
 
 
-def _spi(mp: Any, url: str, n: int) -> dict[str, float]:
-    from messaging.target import Target
-    from messaging.transport import get_rpc_transport
+class _Spi:
+    """The driver interface against a server process polling its listener."""
 
-    topic = f"bench_{uuid.uuid4().hex[:8]}"
-    ready, done, stop = mp.Queue(), mp.Queue(), mp.Event()
-    proc = mp.Process(target=_driver_server, args=(url, topic, ready, done, stop), daemon=True)
-    proc.start()
-    ready.get(timeout=60)
-    transport = get_rpc_transport(None, url)
-    driver = transport.driver
-    target = Target(topic=topic)
-    request = {"method": "echo", "args": BODY_ARGS}
-    out: dict[str, float] = {}
-    try:
-        out["call"] = _rate(lambda: driver.call(target, {}, request, timeout=30), n)
+    def __init__(self, mp: Any, url: str) -> None:
+        from messaging.target import Target
+        from messaging.transport import get_rpc_transport
 
-        def in_flight(total: int) -> float:
-            start = time.perf_counter()
-            window: list[Future[Any]] = []
-            for _ in range(total):
-                window.append(driver.submit_call(target, {}, request, timeout=60))
-                if len(window) >= WINDOW:
-                    for f in window:
-                        f.result()
-                    window = []
-            for f in window:
-                f.result()
-            return total / (time.perf_counter() - start)
+        topic = f"bench_{uuid.uuid4().hex[:8]}"
+        self.ready, self.done, self.stop = mp.Queue(), mp.Queue(), mp.Event()
+        self.proc = mp.Process(target=_driver_server,
+                               args=(url, topic, self.ready, self.done, self.stop), daemon=True)
+        self.proc.start()
+        self.ready.get(timeout=60)
+        self.transport = get_rpc_transport(None, url)
+        self.driver = self.transport.driver
+        self.target = Target(topic=topic)
+        self.request = {"method": "echo", "args": BODY_ARGS}
+        self.sink = {"method": "sink", "args": BODY_ARGS}
 
-        in_flight(WARMUP)
-        out["in_flight"] = in_flight(n)
-        sink = {"method": "sink", "args": BODY_ARGS}
-        for _ in range(WARMUP):
-            driver.cast(target, {}, sink)
-        driver.cast(target, {}, {"method": "count", "args": {}})
-        done.get(timeout=60)
+    def call(self) -> None:
+        self.driver.call(self.target, {}, self.request, timeout=30)
+
+    def casts(self, n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
-            driver.cast(target, {}, sink)
-        driver.cast(target, {}, {"method": "count", "args": {}})
-        got = done.get(timeout=60)
-        out["cast"] = n / (time.perf_counter() - start)
+            self.driver.cast(self.target, {}, self.sink)
+        self.driver.cast(self.target, {}, {"method": "count", "args": {}})
+        got = self.done.get(timeout=60)
         assert got == n, got
-    finally:
-        stop.set()
-        proc.join(10)
-        transport.cleanup()
-    return out
+        return n / (time.perf_counter() - start)
+
+    def in_flight(self, total: int) -> float:
+        start = time.perf_counter()
+        window: list[Future[Any]] = []
+        for _ in range(total):
+            window.append(self.driver.submit_call(self.target, {}, self.request, timeout=60))
+            if len(window) >= WINDOW:
+                for f in window:
+                    f.result()
+                window = []
+        for f in window:
+            f.result()
+        return total / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.proc.join(10)
+        self.transport.cleanup()
 
 
-def _public_api(mp: Any, url: str, n: int) -> dict[str, float]:
-    import messaging
+class _Api:
+    """RPCClient against an RPC server process (threading executor)."""
 
-    topic = f"bench_api_{uuid.uuid4().hex[:8]}"
-    ready, stop = mp.Queue(), mp.Event()
-    proc = mp.Process(target=_api_server, args=(url, topic, ready, stop), daemon=True)
-    proc.start()
-    ready.get(timeout=60)
-    transport = messaging.get_rpc_transport(None, url)
-    try:
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=30)
-        return {"call": _rate(lambda: client.call({}, "echo", data=BODY_ARGS["data"]), n),
-                "cast": _rate(lambda: client.cast({}, "sink", data=BODY_ARGS["data"]), n)}
-    finally:
-        stop.set()
-        proc.join(10)
-        transport.cleanup()
+    def __init__(self, mp: Any, url: str) -> None:
+        import messaging
+
+        topic = f"bench_api_{uuid.uuid4().hex[:8]}"
+        self.ready, self.stop = mp.Queue(), mp.Event()
+        self.proc = mp.Process(target=_api_server, args=(url, topic, self.ready, self.stop),
+                               daemon=True)
+        self.proc.start()
+        self.ready.get(timeout=60)
+        self.transport = messaging.get_rpc_transport(None, url)
+        self.client = messaging.get_rpc_client(self.transport, messaging.Target(topic=topic),
+                                               timeout=30)
+
+    def call(self) -> None:
+        self.client.call({}, "echo", data=BODY_ARGS["data"])
+
+    def casts(self, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.client.cast({}, "sink", data=BODY_ARGS["data"])
+        got = self.client.call({}, "count", expected=n)  # the server counted them all
+        assert got == n, got
+        return n / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.proc.join(10)
+        self.transport.cleanup()
 
 
 def run(n: int) -> list[tuple[str, float, float | None]]:
@@ -243,22 +271,44 @@ def run(n: int) -> list[tuple[str, float, float | None]]:
 
     mp = multiprocessing.get_context("spawn")
     url = f"zmq:///bench-{uuid.uuid4().hex[:8]}"
+    per_round = max(n // ROUNDS, 100)
+    got: dict[str, list[float]] = {k: [] for k in (
+        "raw_call", "spi_call", "api_call", "raw_cast", "spi_cast", "api_cast", "in_flight")}
+    raw = _Raw(mp)
+    spi = _Spi(mp, url)
+    api = _Api(mp, url)
     try:
-        raw = _raw(mp, n)
-        spi = _spi(mp, url, n)
-        api = _public_api(mp, url, n)
+        for fn in (raw.call, spi.call, api.call):
+            for _ in range(WARMUP):
+                fn()
+        raw.casts(WARMUP)
+        spi.casts(WARMUP)
+        api.casts(WARMUP)
+        spi.in_flight(WARMUP)
+        for _ in range(ROUNDS):
+            got["raw_call"].append(_rate(raw.call, per_round))
+            got["spi_call"].append(_rate(spi.call, per_round))
+            got["api_call"].append(_rate(api.call, per_round))
+            got["raw_cast"].append(raw.casts(per_round))
+            got["spi_cast"].append(spi.casts(per_round))
+            got["api_cast"].append(api.casts(per_round))
+            got["in_flight"].append(spi.in_flight(per_round))
     finally:
+        api.close()
+        spi.close()
+        raw.close()
         with get_rpc_transport(None, url) as transport:
             transport.driver.matchmaker.purge()  # type: ignore[attr-defined]
+    m = {k: statistics.median(v) for k, v in got.items()}
     return [
-        ("raw pyzmq REQ/REP (server process)", raw["call"], None),
-        ("raw pyzmq DEALER->ROUTER one-way", raw["cast"], None),
-        ("zmq driver call (SPI)", spi["call"], spi["call"] / raw["call"]),
-        (f"zmq driver calls, {WINDOW} in flight (SPI)", spi["in_flight"],
-         spi["in_flight"] / raw["call"]),
-        ("zmq driver cast (SPI)", spi["cast"], spi["cast"] / raw["cast"]),
-        ("zmq RPCClient.call", api["call"], api["call"] / raw["call"]),
-        ("zmq RPCClient.cast", api["cast"], api["cast"] / raw["cast"]),
+        ("raw pyzmq REQ/REP (server process)", m["raw_call"], None),
+        ("raw pyzmq DEALER->ROUTER one-way", m["raw_cast"], None),
+        ("zmq driver call (SPI)", m["spi_call"], m["spi_call"] / m["raw_call"]),
+        (f"zmq driver calls, {WINDOW} in flight (SPI)", m["in_flight"],
+         m["in_flight"] / m["raw_call"]),
+        ("zmq driver cast (SPI)", m["spi_cast"], m["spi_cast"] / m["raw_cast"]),
+        ("zmq RPCClient.call", m["api_call"], m["api_call"] / m["raw_call"]),
+        ("zmq RPCClient.cast", m["api_cast"], m["api_cast"] / m["raw_cast"]),
     ]
 
 

@@ -86,12 +86,13 @@ from .frames import (
     CALL,
     CAST,
     NOTIFY,
-    REPLY,
+    BadFrames,
     Peer,
     fanout_key,
     fanout_prefix,
-    header,
     notify_key,
+    pack,
+    parse_reply_frame,
     rpc_key,
 )
 from .listener import ZmqListener
@@ -187,12 +188,11 @@ class ZmqDriver(Driver):
 
     def _on_reply(self, frames: list[bytes]) -> None:
         """Frames on a DEALER: a reply or heartbeat for a call (any thread)."""
-        if len(frames) != 2 or frames[0] != REPLY:
-            LOG.warning("Dropping a reply that is not from a messaging zmq server (%d frames)",
-                        len(frames))
-            return
         try:
-            frame = parse_reply(unwrap(decode(frames[1])))
+            frame = parse_reply(unwrap(decode(parse_reply_frame(frames))))
+        except BadFrames as exc:
+            LOG.warning("Dropping a reply that is not from a messaging zmq server: %s", exc)
+            return
         except MalformedMessage as exc:
             LOG.warning("Dropping a malformed reply: %s", exc)
             return
@@ -269,11 +269,11 @@ class ZmqDriver(Driver):
                     deadline: float, method: Any, peer: Peer | None = None) -> None:
         """Send a registered call's request through the I/O thread (to ``peer`` if given)."""
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, [header(CALL, key), body], deadline, sent, "call",
+        out = Outgoing(key, ANY_GROUP, [pack(CALL, key, body)], deadline, sent, "call",
                        method, target)
-        # A cancelled call's request still goes (as on a broker); it stops trying at its
-        # deadline, by which time the correlator has ended the call with MessagingTimeout.
-        self._expire_at_deadline(out)
+        # A cancelled call's request still goes (as on a broker). It stops trying at its
+        # deadline (the lookups give up, a dealer's sweep expires it), by which time the
+        # correlator has ended the call with MessagingTimeout: no timer of its own.
         self.correlator.track_send(msg_id, sent)
         if peer is None:
             self._dispatch(out)
@@ -337,7 +337,7 @@ class ZmqDriver(Driver):
                     self._check_open()
                 sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
                 try:
-                    sock.send_multipart([header(CALL, key), body], zmq.NOBLOCK)
+                    sock.send(pack(CALL, key, body), zmq.NOBLOCK)
                 except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread sends
                     self._queue_call(target, msg_id, key, body, deadline, method, peer)
                 else:
@@ -377,7 +377,7 @@ class ZmqDriver(Driver):
             super().cast(target, ctxt, message, retry=retry)
             return
         body = self._body(build_request(message, ctxt))
-        frames = [header(CAST, key), body]
+        frame = pack(CAST, key, body)
         if self.directory.is_up(peer.endpoint):
             dealers = self._direct.mine()
             with dealers.lock:
@@ -385,13 +385,14 @@ class ZmqDriver(Driver):
                     sock, _poller = self._direct.socket(dealers, self.zmq_context,
                                                         peer.endpoint)
                     try:
-                        sock.send_multipart(frames, zmq.NOBLOCK)
+                        sock.send(frame, zmq.NOBLOCK)
                         return
                     except zmq.ZMQError:
                         pass  # connecting or queue full: through the I/O thread
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, frames, time.monotonic() + self.settings.zmq_send_timeout,
-                       sent, "cast", message.get("method"), target)
+        out = Outgoing(key, ANY_GROUP, [frame],
+                       time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
+                       message.get("method"), target)
         self._expire_at_deadline(out)
         self._send_to(peer, out)
         sent.result()
@@ -411,7 +412,7 @@ class ZmqDriver(Driver):
             return self._fanout(target, body, message.get("method"))
         key = self._rpc_key(target)
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, [header(CAST, key), body],
+        out = Outgoing(key, ANY_GROUP, [pack(CAST, key, body)],
                        time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
                        message.get("method"), target)
         self._expire_at_deadline(out)
@@ -437,7 +438,7 @@ class ZmqDriver(Driver):
         publisher = self._publisher
         assert publisher is not None
         loop.submit(partial(publisher.publish, key, [p.endpoint for p in peers],
-                            [fanout_prefix(key), header(CAST, key), body], sent, what))
+                            [fanout_prefix(key) + pack(CAST, key, body)], sent, what))
         return sent
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
@@ -467,7 +468,7 @@ class ZmqDriver(Driver):
             done: Future[None] = Future()
             done.set_result(None)
             return done
-        frames = [header(NOTIFY, key), body]
+        frames = [pack(NOTIFY, key, body)]
         deadline = time.monotonic() + self.settings.zmq_send_timeout
         copies = []
         for group in groups:
@@ -615,7 +616,7 @@ class _ZmqTestingHooks(TestingHooks):
         driver = self._driver
         key = rpc_key(target, driver.default_exchange)
         sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, [header(CAST, key), bytes(body)],
+        out = Outgoing(key, ANY_GROUP, [pack(CAST, key, bytes(body))],
                        time.monotonic() + driver.settings.zmq_send_timeout, sent, "raw bytes",
                        target=target)
         driver._expire_at_deadline(out)

@@ -1,18 +1,20 @@
-"""The driver's wire format on ZeroMQ: a header frame and the JSON envelope.
+"""The driver's wire format on ZeroMQ: one frame, a header line and the JSON envelope.
 
-Every message a client sends is two frames::
+Every message a client sends is a single frame::
 
-    [b"messaging-zmq/1 <kind> <key>", body]
+    b"messaging-zmq/1 <kind> <key>\n" + body
 
 ``kind`` is ``call``, ``cast`` or ``notify``; ``key`` is the matchmaker key
-the sender resolved (see :func:`rpc_key`; keys never contain spaces),
-which the receiving listener checks against the keys it registered, so a
-stale matchmaker entry pointing at a reused port delivers nothing;
-``body`` is the oslo.messaging JSON envelope (:mod:`messaging.envelope`),
-the same bytes the rabbit driver puts on RabbitMQ. A ROUTER prepends the
-sender's identity on receipt. Replies go back over the same connection as
-``[b"messaging-zmq/1 reply", body]``. Fanout casts go through PUB/SUB with
-the subscription prefix in front (:func:`fanout_prefix`).
+the sender resolved (see :func:`rpc_key`; keys are URL-quoted, so they hold
+no space or newline), which the receiving listener checks against the keys
+it registered, so a stale matchmaker entry pointing at a reused port
+delivers nothing; ``body`` is the oslo.messaging JSON envelope
+(:mod:`messaging.envelope`), the same bytes the rabbit driver puts on
+RabbitMQ. A ROUTER prepends the sender's identity frame on receipt. Replies
+go back over the same connection as ``b"messaging-zmq/1 reply\n" + body``.
+Fanout casts go through PUB/SUB with the subscription prefix in front
+(:func:`fanout_prefix`). One frame, not several: every frame is a separate
+call into libzmq, and on a busy machine each costs as much as the parsing.
 
 Anything else arriving on a socket (another program, random bytes decoded
 by ZeroMQ's old unversioned protocol) is logged and dropped.
@@ -27,16 +29,16 @@ from messaging.addressing import fanout_exchange, notification_route, server_key
 from messaging.target import Target
 
 __all__ = ["BadFrames", "CALL", "CAST", "KINDS", "NOTIFY", "PROTOCOL", "Peer", "REPLY",
-           "fanout_key", "fanout_prefix", "header", "hello_prefix", "notify_key",
-           "parse_request", "rpc_key"]
+           "fanout_key", "fanout_prefix", "hello_prefix", "notify_key", "pack",
+           "parse_reply_frame", "reply", "rpc_key", "unpack"]
 
 PROTOCOL = b"messaging-zmq/1"
 CALL = b"call"
 CAST = b"cast"
 NOTIFY = b"notify"
 KINDS = frozenset({CALL, CAST, NOTIFY})
-#: The header frame of a reply (or call-monitor heartbeat).
-REPLY = PROTOCOL + b" reply"
+#: How a reply (or call-monitor heartbeat) frame starts.
+REPLY = PROTOCOL + b" reply\n"
 
 
 class BadFrames(ValueError):
@@ -75,19 +77,17 @@ def hello_prefix(endpoint: str) -> bytes:
     return b"H" + endpoint.encode("utf-8") + b"\0"
 
 
-def header(kind: bytes, key: str) -> bytes:
-    """The header frame of a call, cast or notification for ``key``."""
-    return b" ".join((PROTOCOL, kind, key.encode("utf-8")))
+def pack(kind: bytes, key: str, body: bytes) -> bytes:
+    """The frame of a call, cast or notification for ``key``."""
+    return b"%s %s %s\n%s" % (PROTOCOL, kind, key.encode("utf-8"), body)
 
 
-def parse_request(frames: list[bytes]) -> tuple[bytes, str, bytes]:
-    """``(kind, key, body)`` of a message's last two frames; :class:`BadFrames` otherwise."""
-    if len(frames) != 2:
-        raise BadFrames(f"{len(frames)} frames instead of 2")
-    head, body = frames
+def unpack(frame: bytes) -> tuple[bytes, str, bytes]:
+    """``(kind, key, body)`` of a message frame; :class:`BadFrames` otherwise."""
+    head, newline, body = frame.partition(b"\n")
     parts = head.split(b" ")
-    if len(parts) != 3 or parts[0] != PROTOCOL:
-        raise BadFrames(f"header {head[:64]!r} is not {PROTOCOL.decode()} <kind> <key>")
+    if not newline or len(parts) != 3 or parts[0] != PROTOCOL:
+        raise BadFrames(f"{head[:64]!r} is not a {PROTOCOL.decode()} <kind> <key> header")
     kind, key = parts[1], parts[2]
     if kind not in KINDS:
         raise BadFrames(f"unknown message kind {kind[:32]!r}")
@@ -96,6 +96,18 @@ def parse_request(frames: list[bytes]) -> tuple[bytes, str, bytes]:
     except UnicodeDecodeError:
         raise BadFrames("key is not UTF-8") from None
     return kind, text, body
+
+
+def reply(body: bytes) -> bytes:
+    """The frame of a reply (or call-monitor heartbeat)."""
+    return REPLY + body
+
+
+def parse_reply_frame(frames: list[bytes]) -> bytes:
+    """The body of a reply; :class:`BadFrames` if ``frames`` is not one."""
+    if len(frames) != 1 or not frames[0].startswith(REPLY):
+        raise BadFrames(f"{len(frames)} frame(s) starting {frames[0][:32]!r}, not a reply")
+    return frames[0][len(REPLY):]
 
 
 class Peer(NamedTuple):

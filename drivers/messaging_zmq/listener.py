@@ -53,8 +53,16 @@ from messaging.remote import serialize_exception
 from messaging.settlement import DeliveryTracker
 
 from .errors import describe, is_again, is_unreachable
-from .frames import CALL, CAST, NOTIFY, REPLY, BadFrames, fanout_prefix, hello_prefix
-from .frames import parse_request as parse_frames
+from .frames import (
+    CALL,
+    CAST,
+    NOTIFY,
+    BadFrames,
+    fanout_prefix,
+    hello_prefix,
+    reply,
+    unpack,
+)
 from .registry import Registration
 from .sockets import Endpoint, bind_random, new_socket, readable
 
@@ -191,8 +199,7 @@ class ZmqListener(Listener):
             if fired is not None and fd not in fired:
                 continue
             while len(got) < limit and readable(sock):
-                frames = sock.recv_multipart()
-                item = self._accept(frames[0] if routed else None, frames[1:])
+                item = self._accept(sock.recv_multipart(), routed)
                 if item is not None:
                     got.append(item)
         return got
@@ -205,11 +212,16 @@ class ZmqListener(Listener):
         else:
             LOG.debug("A peer of %s disconnected", endpoint.bound)
 
-    def _accept(self, identity: bytes | None, frames: list[bytes],
-                ) -> tuple[bytes | None, bytes] | None:
+    def _accept(self, frames: list[bytes], routed: bool) -> tuple[bytes | None, bytes] | None:
+        """Check one received message; ``(identity of a call or None, body)`` or None (dropped)."""
         try:
-            kind, key, body = parse_frames(frames)
-        except BadFrames as exc:
+            if len(frames) != (2 if routed else 1):
+                raise BadFrames(f"{len(frames) - routed} frames instead of 1")
+            frame = frames[-1]
+            if not routed:  # strip the subscription prefix: F<key>NUL
+                frame = frame[frame.index(b"\0") + 1:]
+            kind, key, body = unpack(frame)
+        except (BadFrames, ValueError) as exc:
             LOG.warning("Dropping a message that is not from a messaging zmq client on %s: %s",
                         self.what, exc)
             return None
@@ -221,7 +233,7 @@ class ZmqListener(Listener):
         if self._stopped:
             LOG.debug("Dropping a message for %s: the listener stopped", key)
             return None
-        return identity if kind == CALL else None, body
+        return frames[0] if routed and kind == CALL else None, body
 
     def _wake(self) -> None:
         try:
@@ -257,7 +269,7 @@ class ZmqListener(Listener):
                          self.what)
                 return
             try:
-                router.send_multipart([identity, REPLY, body], zmq.NOBLOCK)
+                router.send_multipart([identity, reply(body)], zmq.NOBLOCK)
             except zmq.ZMQError as exc:
                 if is_unreachable(exc):
                     LOG.info("Reply to message ID %s dropped: the caller disconnected",

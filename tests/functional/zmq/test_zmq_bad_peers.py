@@ -12,7 +12,7 @@ import socket
 
 import pytest
 import zmq
-from messaging_zmq.frames import CAST, header, rpc_key
+from messaging_zmq.frames import CAST, pack, rpc_key
 
 import messaging
 from messaging.envelope import build_request, encode, wrap
@@ -106,11 +106,12 @@ def test_stalled_handshake_is_cut_and_logged(served, topic, caplog):
 
 
 @pytest.mark.parametrize("frames, needle", [
-    ([b"just one frame"], "not from a messaging zmq client"),
-    ([b"other-protocol/9 cast x", b"{}"], "not from a messaging zmq client"),
-    ([b"messaging-zmq/1 launch rpc/openstack/x", b"{}"], "not from a messaging zmq client"),
-    ([b"messaging-zmq/1 cast rpc/openstack/somebody_else", b"{}"], "stale matchmaker entry"),
-], ids=["one-frame", "other-protocol", "unknown-kind", "key-not-served"])
+    ([b"no header line"], "not from a messaging zmq client"),
+    ([b"messaging-zmq/1 cast x\n", b"{}"], "not from a messaging zmq client"),
+    ([b"other-protocol/9 cast x\n{}"], "not from a messaging zmq client"),
+    ([b"messaging-zmq/1 launch rpc/openstack/x\n{}"], "not from a messaging zmq client"),
+    ([b"messaging-zmq/1 cast rpc/openstack/somebody_else\n{}"], "stale matchmaker entry"),
+], ids=["no-header", "two-frames", "other-protocol", "unknown-kind", "key-not-served"])
 def test_frames_not_from_the_driver_are_dropped_and_logged(served, topic, caplog, frames,
                                                            needle):
     endpoint, transport, (_host, _port, address) = served
@@ -136,12 +137,12 @@ def test_oversized_frame_is_refused_and_the_server_keeps_serving(served, topic):
     try:
         stranger = ctx.socket(zmq.DEALER)
         stranger.connect(address)
-        stranger.send_multipart([header(CAST, key), body])  # over the limit: dropped
-        stranger.send_multipart([header(CAST, key), small])  # same connection, now cut
+        stranger.send(pack(CAST, key, body))  # over the limit: dropped
+        stranger.send(pack(CAST, key, small))  # same connection, now cut
         _still_serving(transport, topic)
         again = ctx.socket(zmq.DEALER)  # a new connection within the limit works
         again.connect(address)
-        again.send_multipart([header(CAST, key), small])
+        again.send(pack(CAST, key, small))
         endpoint.seen.wait_count(2)
         assert endpoint.seen.items == ["still serving", "small"]
     finally:
