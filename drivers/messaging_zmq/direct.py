@@ -15,9 +15,10 @@ finds out), a thread socket still connecting or whose queue is full
 (``IMMEDIATE``: the send would block), futures, fanout, notifications.
 
 A thread keeps at most :data:`MAX_PER_THREAD` such sockets (least recently
-used go first); sockets to a server marked down are closed when next
-looked at; all of them are closed at cleanup (each under its thread's lock,
-so never while the thread uses it). This costs one connection per calling
+used go first); its socket to a server marked down is closed when a send on
+it fails; a thread's sockets are closed when the thread ends, and all of
+them at cleanup (each under its thread's lock, so never while the thread
+uses it). This costs one connection per calling
 thread and server, which is the price of the round trip without hand-offs.
 """
 
@@ -34,7 +35,7 @@ import zmq
 from .options import Settings
 from .sockets import new_socket
 
-__all__ = ["MAX_PER_THREAD", "ThreadSockets", "ThreadDealers"]
+__all__ = ["MAX_PER_THREAD", "ThreadDealers", "ThreadSockets"]
 
 LOG = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ class ThreadDealers:
             entry[0].close(linger=0)
 
 
+def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Poller]]) -> None:
+    for sock, _poller in sockets.values():
+        sock.close(linger=0)
+    sockets.clear()
+
+
 class ThreadSockets:
     """The per-thread DEALERs of one driver."""
 
@@ -82,6 +89,8 @@ class ThreadSockets:
         if dealers is None:
             dealers = ThreadDealers()
             self._local.dealers = dealers
+            # When the thread ends its thread-local storage goes, and with it these sockets.
+            weakref.finalize(dealers, _close_sockets, dealers.sockets)
             with self._lock:
                 self._all.add(dealers)
         return dealers

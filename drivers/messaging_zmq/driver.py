@@ -80,7 +80,7 @@ from messaging.target import Target
 from messaging.url import TransportURL
 
 from .connection import IOLoop
-from .direct import ThreadSockets
+from .direct import ThreadDealers, ThreadSockets
 from .directory import ANY_GROUP, Directory
 from .frames import (
     CALL,
@@ -339,12 +339,18 @@ class ZmqDriver(Driver):
                 try:
                     sock.send(pack(CALL, key, body), zmq.NOBLOCK)
                 except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread sends
+                    self._forget_if_down(dealers, peer.endpoint)
                     self._queue_call(target, msg_id, key, body, deadline, method, peer)
                 else:
                     self.correlator.sent(msg_id)
                     self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
         return wait_future(future, max(deadline - time.monotonic(), 0.0) + self.call_grace,
                            f"reply to a call to {target} not delivered in time")
+
+    def _forget_if_down(self, dealers: ThreadDealers, endpoint: str) -> None:
+        """Close this thread's socket to a server known to be unreachable (lock held)."""
+        if self.directory.is_down(endpoint):
+            dealers.drop(endpoint)
 
     def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
                      future: Future[Reply], deadline: float, monitor: float | None) -> None:
@@ -387,8 +393,8 @@ class ZmqDriver(Driver):
                     try:
                         sock.send(frame, zmq.NOBLOCK)
                         return
-                    except zmq.ZMQError:
-                        pass  # connecting or queue full: through the I/O thread
+                    except zmq.ZMQError:  # connecting, queue full or gone: the I/O thread
+                        self._forget_if_down(dealers, peer.endpoint)
         sent: Future[None] = Future()
         out = Outgoing(key, ANY_GROUP, [frame],
                        time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
