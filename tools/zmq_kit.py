@@ -12,21 +12,11 @@ local matchmaker's directory) whatever happened. Without Redis answering on
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
 
 REDIS = ("127.0.0.1", 6379)
-
-
-def _redis_problem() -> str | None:
-    try:
-        with socket.create_connection(REDIS, timeout=2) as s:
-            s.sendall(b"PING\r\n")
-            return None if s.recv(16).startswith(b"+PONG") else "no PONG"
-    except OSError as exc:
-        return str(exc)
 
 
 def _purge(url: str) -> None:
@@ -49,15 +39,16 @@ def main() -> int:
         return 2
     namespace = f"kit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     urls = [f"zmq:///{namespace}"]
-    problem = _redis_problem()
+    from messaging_zmq.matchmaker.redis import unreachable
+
+    problem = unreachable(*REDIS)
     if problem is None:
         urls.append(f"zmq+redis://{REDIS[0]}:{REDIS[1]}/{namespace}")
     elif os.environ.get("MESSAGING_REQUIRE_BROKERS") == "1":
-        sys.stderr.write(f"Redis on {REDIS[0]}:{REDIS[1]} unreachable: {problem}\n")
+        sys.stderr.write(f"{problem}\n")
         return 1
     else:
-        sys.stderr.write(f"Redis on {REDIS[0]}:{REDIS[1]} unreachable ({problem}): the kit "
-                         f"runs on zmq:// only\n")
+        sys.stderr.write(f"{problem}: the kit runs on zmq:// only\n")
     env = dict(os.environ, MESSAGING_TRANSPORT_URL=" ".join(urls))
     try:
         return subprocess.call(sys.argv[1:], env=env)

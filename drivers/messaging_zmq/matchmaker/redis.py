@@ -29,7 +29,7 @@ from messaging.url import TransportURL
 from ..options import Settings
 from .base import Matchmaker, MatchmakerError
 
-__all__ = ["KEY_PREFIX", "RedisMatchmaker"]
+__all__ = ["KEY_PREFIX", "RedisMatchmaker", "unreachable"]
 
 KEY_PREFIX = "messaging-zmq"
 DEFAULT_PORT = 6379
@@ -63,6 +63,20 @@ return 1
 _LOOKUP = _NOW + """
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.6f', now), '+inf')
 """
+
+
+def unreachable(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                timeout: float = 2.0) -> str | None:
+    """None if a Redis server answers PING at ``host:port``, else why not (tests, tools)."""
+    client = redis.Redis(host=host, port=port, socket_timeout=timeout,
+                         socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        return f"Redis on {host}:{port} unreachable: {type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+    return None
 
 
 class RedisMatchmaker(Matchmaker):

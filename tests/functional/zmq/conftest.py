@@ -14,7 +14,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 from messaging_zmq.matchmaker import load_matchmaker
+from messaging_zmq.matchmaker.redis import unreachable
 from messaging_zmq.options import load_settings
 
 from messaging.testing.plugin import skip_or_fail
@@ -40,14 +40,7 @@ RUN_ID = f"func{os.getpid()}{uuid.uuid4().hex[:6]}"
 
 def redis_problem() -> str | None:
     """None if Redis answers on 127.0.0.1:6379, else why not."""
-    try:
-        with socket.create_connection(REDIS, timeout=2) as s:
-            s.sendall(b"PING\r\n")
-            if s.recv(16).startswith(b"+PONG"):
-                return None
-            return "Redis did not answer PING"
-    except OSError as exc:
-        return f"Redis on {REDIS[0]}:{REDIS[1]} unreachable: {exc}"
+    return unreachable(*REDIS)
 
 
 def purge(url: str) -> None:

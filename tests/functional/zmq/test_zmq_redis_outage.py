@@ -77,6 +77,19 @@ class Echo:
         return value
 
 
+def _server(transports, private_redis, topic):
+    transport = transports(_url(private_redis))
+    return messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                    [Echo()])
+
+
+def _fresh_client_calls(transports, private_redis, topic, value):
+    """A client that never looked anything up reaches the server through Redis."""
+    client = messaging.get_rpc_client(transports(_url(private_redis)),
+                                      messaging.Target(topic=topic), timeout=WAIT)
+    assert client.call({}, "echo", value=value) == value
+
+
 def test_verbs_end_in_bounded_time_while_redis_is_down(private_redis, transports, topic):
     transport = transports(_url(private_redis))  # never started: nothing answers
     target = messaging.Target(topic=topic)
@@ -96,9 +109,7 @@ def test_verbs_end_in_bounded_time_while_redis_is_down(private_redis, transports
 
 def test_server_started_while_redis_is_down_registers_when_it_is_back(private_redis,
                                                                       transports, topic):
-    transport = transports(_url(private_redis))
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Echo()])
+    server = _server(transports, private_redis, topic)
     began = time.monotonic()
     with running_server(server):
         assert time.monotonic() - began < BOUND, "start() blocked while Redis was down"
@@ -106,32 +117,24 @@ def test_server_started_while_redis_is_down_registers_when_it_is_back(private_re
         assert "Redis" in (server.last_error or "")
         private_redis.start()
         wait_for(lambda: server.consuming, WAIT, message="the server to register")
-        client = messaging.get_rpc_client(transports(_url(private_redis)),
-                                          messaging.Target(topic=topic), timeout=WAIT)
-        assert client.call({}, "echo", value="back") == "back"
+        _fresh_client_calls(transports, private_redis, topic, "back")
 
 
 def test_server_registers_again_after_redis_lost_its_data(private_redis, transports, topic):
     private_redis.start()
-    transport = transports(_url(private_redis))
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Echo()])
+    server = _server(transports, private_redis, topic)
     with running_server(server):
         assert server.consuming
         private_redis.stop()  # no persistence: its entries are gone with it
         wait_for(lambda: not server.consuming, WAIT, message="the outage to be noticed")
         private_redis.start()
         wait_for(lambda: server.consuming, WAIT, message="the server to register again")
-        fresh = messaging.get_rpc_client(transports(_url(private_redis)),
-                                         messaging.Target(topic=topic), timeout=WAIT)
-        assert fresh.call({}, "echo", value="again") == "again"
+        _fresh_client_calls(transports, private_redis, topic, "again")
 
 
 def test_known_servers_keep_serving_while_redis_is_down(private_redis, transports, topic):
     private_redis.start()
-    server_transport = transports(_url(private_redis))
-    server = messaging.get_rpc_server(server_transport,
-                                      messaging.Target(topic=topic, server="s1"), [Echo()])
+    server = _server(transports, private_redis, topic)
     with running_server(server):
         client = messaging.get_rpc_client(transports(_url(private_redis, zmq_lookup_cache=0.2)),
                                           messaging.Target(topic=topic), timeout=WAIT)
