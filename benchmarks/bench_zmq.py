@@ -267,7 +267,7 @@ class _Api:
 
 def run(n: int) -> list[tuple[str, float, float | None]]:
     """Measure everything; rows of (label, ops/s, ratio to the raw pyzmq baseline or None)."""
-    from messaging.transport import get_rpc_transport
+    from messaging_zmq.matchmaker import purge_namespace
 
     mp = multiprocessing.get_context("spawn")
     url = f"zmq:///bench-{uuid.uuid4().hex[:8]}"
@@ -297,8 +297,7 @@ def run(n: int) -> list[tuple[str, float, float | None]]:
         api.close()
         spi.close()
         raw.close()
-        with get_rpc_transport(None, url) as transport:
-            transport.driver.matchmaker.purge()  # type: ignore[attr-defined]
+        purge_namespace(url)
     m = {k: statistics.median(v) for k, v in got.items()}
     return [
         ("raw pyzmq REQ/REP (server process)", m["raw_call"], None),

@@ -19,26 +19,13 @@ import uuid
 REDIS = ("127.0.0.1", 6379)
 
 
-def _purge(url: str) -> None:
-    from messaging_zmq.matchmaker import load_matchmaker
-    from messaging_zmq.options import load_settings
-
-    from messaging.url import TransportURL
-
-    parsed = TransportURL.parse(url)
-    matchmaker = load_matchmaker(parsed, load_settings(None, parsed))
-    try:
-        matchmaker.purge()
-    finally:
-        matchmaker.close()
-
-
 def main() -> int:
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__ or "")
         return 2
     namespace = f"kit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     urls = [f"zmq:///{namespace}"]
+    from messaging_zmq.matchmaker import purge_namespace
     from messaging_zmq.matchmaker.redis import unreachable
 
     problem = unreachable(*REDIS)
@@ -55,7 +42,7 @@ def main() -> int:
     finally:
         for url in urls:
             try:
-                _purge(url)
+                purge_namespace(url)
             except Exception as exc:  # entries expire by themselves anyway
                 sys.stderr.write(f"could not purge {url}: {exc}\n")
 

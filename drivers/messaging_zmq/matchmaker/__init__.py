@@ -8,6 +8,6 @@ service needed) and ``redis`` (``zmq+redis://host:port``).
 
 from __future__ import annotations
 
-from .base import NAMESPACE, Matchmaker, MatchmakerError, load_matchmaker
+from .base import NAMESPACE, Matchmaker, MatchmakerError, load_matchmaker, purge_namespace
 
-__all__ = ["NAMESPACE", "Matchmaker", "MatchmakerError", "load_matchmaker"]
+__all__ = ["NAMESPACE", "Matchmaker", "MatchmakerError", "load_matchmaker", "purge_namespace"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..options import Settings
 
 __all__ = ["NAMESPACE", "Matchmaker", "MatchmakerError", "installed_matchmakers",
-           "load_matchmaker", "matchmaker_name"]
+           "load_matchmaker", "matchmaker_name", "purge_namespace"]
 
 #: Entry point group of matchmakers.
 NAMESPACE = "messaging.zmq.matchmakers"
@@ -107,3 +107,19 @@ def load_matchmaker(url: TransportURL, settings: Settings) -> Matchmaker:
                                          f"{type(exc).__name__}: {exc}") from exc
     matchmaker: Matchmaker = manager.driver
     return matchmaker
+
+
+def purge_namespace(url: str | TransportURL, conf: Any = None) -> int:
+    """Delete every entry of the URL's namespace in its matchmaker (tests, tools, operators).
+
+    Returns how many keys went. Servers still running register again at
+    their next refresh.
+    """
+    from ..options import load_settings
+
+    parsed = TransportURL.parse(url)
+    matchmaker = load_matchmaker(parsed, load_settings(conf, parsed))
+    try:
+        return matchmaker.purge()
+    finally:
+        matchmaker.close()

@@ -23,13 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from messaging_zmq.matchmaker import load_matchmaker
+from messaging_zmq.matchmaker import purge_namespace
 from messaging_zmq.matchmaker.redis import unreachable
-from messaging_zmq.options import load_settings
 
 from messaging.testing.plugin import skip_or_fail
 from messaging.transport import Transport, get_rpc_transport
-from messaging.url import TransportURL
 
 REDIS = ("127.0.0.1", 6379)
 PEER = Path(__file__).with_name("zmq_peer.py")
@@ -41,16 +39,6 @@ RUN_ID = f"func{os.getpid()}{uuid.uuid4().hex[:6]}"
 def redis_problem() -> str | None:
     """None if Redis answers on 127.0.0.1:6379, else why not."""
     return unreachable(*REDIS)
-
-
-def purge(url: str) -> None:
-    """Delete every matchmaker entry of the URL's namespace."""
-    parsed = TransportURL.parse(url)
-    matchmaker = load_matchmaker(parsed, load_settings(None, parsed))
-    try:
-        matchmaker.purge()
-    finally:
-        matchmaker.close()
 
 
 def make_url(matchmaker: str, namespace: str, **options: Any) -> str:
@@ -82,7 +70,7 @@ def namespace(matchmaker: str) -> Iterator[str]:
     """A namespace for this test, purged afterwards."""
     name = f"{RUN_ID}-{uuid.uuid4().hex[:8]}"
     yield name
-    purge(make_url(matchmaker, name))
+    purge_namespace(make_url(matchmaker, name))
 
 
 @pytest.fixture
