@@ -169,7 +169,9 @@ class Dealers:
         return dealer
 
     def _wait(self, dealer: _Dealer, out: Outgoing) -> None:
-        out.reason = f"server at {dealer.endpoint} not connected"
+        out.reason = (f"the server at {dealer.endpoint} takes no more messages (its queue is "
+                      f"full)" if dealer.up else f"the server at {dealer.endpoint} is not "
+                      f"connected")
         dealer.pending.append(out)
         self._loop.modify(dealer.sock, zmq.POLLIN | zmq.POLLOUT)
 
