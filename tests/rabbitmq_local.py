@@ -92,14 +92,21 @@ class PrivateNode:
     SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
     def __init__(self, vhost: str, tls: dict[str, str] | None = None,
-                 plugins: tuple[str, ...] = (), extra_config: str = "") -> None:
+                 plugins: tuple[str, ...] = (), extra_config: str = "",
+                 cookie: str | None = None) -> None:
         """``tls``: paths ``ca``, ``cert``, ``key``; the node then listens on TLS only
         and requires a client certificate signed by ``ca``. ``plugins`` are enabled
-        (e.g. ``rabbitmq_amqp1_0``); ``extra_config`` is appended to rabbitmq.conf."""
+        (e.g. ``rabbitmq_amqp1_0``); ``extra_config`` is appended to rabbitmq.conf;
+        ``cookie`` is the Erlang cookie (nodes of one cluster share it)."""
         self.vhost = vhost
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="msg-rabbit-node-")
         self.node = f"msgtest-{os.getpid()}-{self.port}@localhost"
+        if cookie is not None:
+            path = os.path.join(self.dir, ".erlang.cookie")
+            with open(path, "w") as f:
+                f.write(cookie)
+            os.chmod(path, 0o400)
         self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
         for sub in ("mnesia", "log"):
@@ -179,6 +186,19 @@ class PrivateNode:
                              env=self.env, capture_output=True, text=True, timeout=60)
         return out.stdout + out.stderr
 
+    def append_config(self, text: str) -> None:
+        """Add lines to rabbitmq.conf (before :meth:`start`)."""
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "a") as f:
+            f.write(text)
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL to its process group): a crash, not a shutdown."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
     def stop(self) -> None:
         """Stop the node (SIGTERM: a clean shutdown, about a second)."""
         proc, self._proc = self._proc, None
@@ -194,3 +214,26 @@ class PrivateNode:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(where: str) -> dict[str, str]:
+    """A CA, a server certificate for localhost/127.0.0.1, a client certificate (CN guest)
+    and a self-signed certificate of a stranger (``other.pem``), made with ``openssl``."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=messaging-test-ca", "-keyout", "ca.key", "-out", "ca.pem", cwd=where)
+    with open(os.path.join(where, "san.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, cn in (("server", "localhost"), ("client", "guest")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=where)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", "san.cnf",
+                 "-out", f"{name}.pem", cwd=where)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=someone-else", "-keyout", "other.key", "-out", "other.pem", cwd=where)
+    return {name: os.path.join(where, name) for name in (
+        "ca.pem", "server.pem", "server.key", "client.pem", "client.key", "other.pem")}

@@ -1,5 +1,19 @@
-"""RPC: clients, servers, the dispatcher and access policies."""
+"""RPC: clients, servers, the dispatcher and access policies.
 
+The names are oslo.messaging's ``oslo_messaging.rpc`` ones, so code that
+imports them from here keeps working.
+"""
+
+from ..exceptions import (
+                          ClientSendError,
+                          ExpectedException,
+                          NoSuchMethod,
+                          RemoteError,
+                          RPCDispatcherError,
+                          RPCVersionCapError,
+                          UnsupportedVersion,
+)
+from ..transport import get_rpc_transport
 from .client import RPCClient, TransportOptions, get_rpc_client
 from .dispatcher import RPCDispatcher, expected_exceptions
 from .policy import (
@@ -11,7 +25,9 @@ from .policy import (
 )
 from .server import RPCServer, get_rpc_server
 
-__all__ = ["RPCClient", "TransportOptions", "get_rpc_client", "RPCDispatcher",
-           "expected_exceptions", "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy",
-           "LegacyRPCAccessPolicy", "RPCAccessPolicyBase", "expose", "RPCServer",
-           "get_rpc_server"]
+__all__ = ["ClientSendError", "ExpectedException", "NoSuchMethod", "RemoteError",
+           "RPCDispatcherError", "RPCVersionCapError", "UnsupportedVersion",
+           "get_rpc_transport", "RPCClient", "TransportOptions", "get_rpc_client",
+           "RPCDispatcher", "expected_exceptions", "DefaultRPCAccessPolicy",
+           "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy", "RPCAccessPolicyBase", "expose",
+           "RPCServer", "get_rpc_server"]

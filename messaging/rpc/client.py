@@ -10,16 +10,18 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidTarget, RPCVersionCapError
+from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
+from ..transport import TransportOptions, warn_unless_rpc
 from ..versions import parse_version, version_is_compatible
 
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCClient", "get_rpc_client", "TransportOptions"]
+__all__ = ["RPCClient", "get_rpc_client", "TransportOptions",
+           "ClientSendError", "RemoteError", "RPCVersionCapError"]  # oslo's rpc.client names
 
 LOG = logging.getLogger(__name__)
 
@@ -30,13 +32,6 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
-
-
-class TransportOptions:
-    """Per-client hints for the driver (kept for oslo compatibility)."""
-
-    def __init__(self, at_least_once: bool = False) -> None:
-        self.at_least_once = at_least_once
 
 
 class _CallContext:
@@ -80,6 +75,11 @@ class _CallContext:
         return _CallContext(self.transport, self.target.replace(**fields), self.serializer,
                             **opts)
 
+    @property
+    def _at_least_once(self) -> bool:
+        """TransportOptions(at_least_once=True): an unroutable request fails at once."""
+        return bool(self.transport_options is not None and self.transport_options.at_least_once)
+
     def can_send_version(self, version: Any = _UNSET) -> bool:
         """True if ``version`` (default: the target's) is within ``version_cap``."""
         v = self.target.version if version is _UNSET else version
@@ -105,7 +105,8 @@ class _CallContext:
         returned and server-side errors are not reported back.
         """
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry)
+        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry,
+                            mandatory=self._at_least_once)
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Run ``method(**kwargs)`` on one server and return its result.
@@ -121,7 +122,7 @@ class _CallContext:
             else self.transport.rpc_response_timeout
         reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
                                     call_monitor_timeout=self.call_monitor_timeout,
-                                    retry=self.retry)
+                                    retry=self.retry, mandatory=self._at_least_once)
         if reply.failure is not None:
             raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
         return self.serializer.deserialize_entity(ctxt, reply.result)
@@ -143,6 +144,7 @@ class RPCClient(_CallContext):
                  transport_options: TransportOptions | None = None) -> None:
         super().__init__(transport, target, serializer or NoOpSerializer(), timeout,
                          version_cap, retry, call_monitor_timeout, transport_options)
+        warn_unless_rpc(transport)  # oslo's warning for a notification transport
 
 
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
