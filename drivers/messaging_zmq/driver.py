@@ -344,6 +344,8 @@ class ZmqDriver(Driver):
                 else:
                     self.correlator.sent(msg_id)
                     self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
+        if future.done():
+            return future.result()  # the reply, or MessagingTimeout from the correlator
         return wait_future(future, max(deadline - time.monotonic(), 0.0) + self.call_grace,
                            f"reply to a call to {target} not delivered in time")
 
@@ -355,7 +357,7 @@ class ZmqDriver(Driver):
     def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
                      future: Future[Reply], deadline: float, monitor: float | None) -> None:
         """Read this thread's socket until ``future`` is done (reply, deadline, cleanup)."""
-        while not future.done():
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return  # the correlator's timer ends the future
@@ -364,7 +366,7 @@ class ZmqDriver(Driver):
             if poller.poll(int(left * 1000) + 1):
                 while readable(sock):
                     self._on_reply(sock.recv_multipart())
-            if self._closed:
+            if future.done() or self._closed:
                 return
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,

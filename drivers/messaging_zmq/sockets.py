@@ -68,10 +68,17 @@ def new_socket(ctx: zmq.Context[zmq.Socket[bytes]], kind: int, settings: Setting
     return sock
 
 
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
+
 def readable(sock: zmq.Socket[bytes]) -> bool:
-    """True if a message can be read from ``sock`` now (``ZMQ_EVENTS``; never blocks)."""
-    events = sock.getsockopt(zmq.EVENTS)
-    return bool(events & zmq.POLLIN) if isinstance(events, int) else False
+    """True if a message can be read from ``sock`` now (``ZMQ_EVENTS``; never blocks).
+
+    Plain ints, not pyzmq's enums: this runs several times per message.
+    """
+    events = sock.getsockopt(_EVENTS)
+    return isinstance(events, int) and bool(events & _POLLIN)
 
 
 def bind_random(sock: zmq.Socket[bytes], settings: Settings) -> Endpoint:
