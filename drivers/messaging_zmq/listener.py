@@ -147,6 +147,8 @@ class ZmqListener(Listener):
         os.set_blocking(self._wake_w, False)
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._router_fd = -1
+        #: descriptors of the sockets that may have something to read (lock held)
+        self._unread: set[int] = set()
         self.router_endpoint: Endpoint | None = None
         self.sub_endpoint: Endpoint | None = None
         self.registration: Registration | None = None
@@ -180,25 +182,32 @@ class ZmqListener(Listener):
         monitor_fd = _fd(monitor)
         self._monitors.append((monitor, endpoint, monitor_fd))
         self._poller.register(monitor_fd, zmq.POLLIN)
+        self._unread |= {fd, monitor_fd}
         if sock.type == zmq.ROUTER:
             self._router_fd = fd
 
-    def _read(self, limit: int, fired: set[int] | None) -> list[tuple[bytes | None, bytes]]:
-        """Up to ``limit`` accepted ``(identity, body)``; the sockets have nothing left if fewer.
+    def _read(self, limit: int) -> list[tuple[bytes | None, bytes]]:
+        """Up to ``limit`` accepted ``(identity, body)`` from the sockets that may have some.
 
-        ``fired`` are the file descriptors the last wait reported (None: look
-        at every socket). A socket drained to empty signals its descriptor
-        when something new arrives, so the others need no look.
+        Only the sockets in ``_unread`` are looked at (their descriptor fired,
+        or we stopped reading them at ``limit``, or another thread used them):
+        a socket drained to empty signals its descriptor when something new
+        arrives, so the others need no look. Caller holds the lock.
         """
         got: list[tuple[bytes | None, bytes]] = []
+        unread = self._unread
         for monitor, endpoint, fd in self._monitors:
-            if fired is None or fd in fired:
+            if fd in unread:
                 while readable(monitor):
                     self._on_monitor(recv_monitor_message(monitor), endpoint)
+                unread.discard(fd)
         for sock, fd, routed in self._readers:
-            if fired is not None and fd not in fired:
+            if fd not in unread:
                 continue
-            while len(got) < limit and readable(sock):
+            while len(got) < limit:
+                if not readable(sock):
+                    unread.discard(fd)
+                    break
                 item = self._accept(sock.recv_multipart(), routed)
                 if item is not None:
                     got.append(item)
@@ -242,7 +251,13 @@ class ZmqListener(Listener):
             pass
 
     def _settle_readable(self) -> None:
-        """After using the ROUTER from a thread other than the poller: don't strand a message."""
+        """After using the ROUTER (lock held): don't strand a message that arrived meanwhile.
+
+        Using a socket consumes its descriptor's signal, so the next read
+        must look at the ROUTER, and a poller asleep right now is woken if
+        something is there.
+        """
+        self._unread.add(self._router_fd)
         router = self._router
         if self._polling and router is not None and readable(router):
             self._wake()
@@ -293,13 +308,13 @@ class ZmqListener(Listener):
         limit = max(1, max_messages)
         with self._state:
             self._polling += 1
-        fired: set[int] | None = None
         try:
             while True:
                 with self._lock:
                     if self._router is None:
                         return []
-                    items = self._read(limit, fired)
+                    items = self._read(limit)
+                    idle = not self._unread
                 out: list[IncomingMessage] = []
                 for item in items:
                     self._parse(item, out)
@@ -307,8 +322,7 @@ class ZmqListener(Listener):
                     return out
                 if self._stopped:
                     return []
-                if len(items) >= limit:  # all dropped, more may wait: look again at once
-                    fired = None
+                if not idle:  # all dropped, and more may wait: read on at once
                     continue
                 if deadline is None:
                     wait_ms = None
@@ -319,12 +333,15 @@ class ZmqListener(Listener):
                     wait_ms = int(left * 1000) + 1
                 fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
                 if self._wake_r in fired:  # someone used the ROUTER, or stop
+                    fired.discard(self._wake_r)
                     fired.add(self._router_fd)
                     try:
                         while os.read(self._wake_r, 4096):
                             pass
                     except (BlockingIOError, OSError):
                         pass
+                with self._lock:
+                    self._unread |= fired
         finally:
             with self._state:
                 self._polling -= 1

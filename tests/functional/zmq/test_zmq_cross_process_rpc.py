@@ -43,6 +43,8 @@ def test_competing_server_processes_share_the_calls(url, topic, peers, transport
     two = peers("p2", url, rpc=[(topic, "s2")])
     client = _client(transports(url), topic)
     answers = [client.call({}, "whoami", n=i) for i in range(40)]
+    for peer, name in ((one, "s1"), (two, "s2")):  # their stdout may lag behind the replies
+        peer.wait_event(lambda e: e["event"] == "call", count=answers.count(name))
     handled = [e["value"] for e in one.of("call") + two.of("call")]
     assert sorted(handled) == list(range(40))  # each call handled exactly once
     assert set(answers) == {"s1", "s2"}, "the client did not spread the calls"
