@@ -118,10 +118,14 @@ class ThreadSockets:
         dealers.sockets[endpoint] = (sock, poller)
         return sock, poller
 
-    def close_all(self, timeout: float) -> None:
-        """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go."""
+    def close_all(self, timeout: float) -> bool:
+        """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go.
+
+        Returns False if a thread kept its sockets (they stay open).
+        """
         with self._lock:
             every = list(self._all)
+        closed = True
         for dealers in every:
             if dealers.lock.acquire(timeout=timeout):
                 try:
@@ -129,5 +133,7 @@ class ThreadSockets:
                 finally:
                     dealers.lock.release()
             else:
+                closed = False
                 LOG.warning("A thread still uses its zmq sockets after cleanup; not closing "
                             "them")
+        return closed

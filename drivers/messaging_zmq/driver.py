@@ -565,7 +565,9 @@ class ZmqDriver(Driver):
         except OSError:
             pass
         self.registrar.close()
-        self._direct.close_all(_CLOSE_WAIT)
+        if self._direct.close_all(_CLOSE_WAIT):  # else a thread may still poll the pipe
+            for fd in (self._closing_r, self._closing_w):
+                os.close(fd)
         if self._loop is not None:
             self._loop.stop()
         if self._ctx is not None:
