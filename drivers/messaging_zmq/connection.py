@@ -1,12 +1,14 @@
-"""The I/O thread: one thread per driver owns every ZeroMQ socket.
+"""The I/O thread: one thread per driver owns the client's shared sockets.
 
-ZeroMQ sockets must not be used from two threads, so every socket of a
-driver (the client's DEALERs and XPUB, each listener's ROUTER and SUB, and
-their monitors) is created, polled, written and closed by one thread
-running a ``zmq.Poller``. Other threads hand it work with :meth:`IOLoop.submit`:
-a queue of callables plus a wake-up pipe in the poller. The pipe is only
+ZeroMQ sockets must not be used from two threads at once. The client's
+shared sockets (a monitored DEALER per server, the fanout XPUB, their
+monitors) are created, polled, written and closed by one thread running a
+``zmq.Poller``; other threads hand it work with :meth:`IOLoop.submit`: a
+queue of callables plus a wake-up pipe in the poller. The pipe is only
 written when the loop sleeps in ``poll``, so a busy loop costs no system
-call per message.
+call per message. (A listener's sockets, and a thread's own sockets for
+synchronous calls, belong to whoever holds their lock: see
+:mod:`messaging_zmq.listener` and :mod:`messaging_zmq.direct`.)
 """
 
 from __future__ import annotations
@@ -19,15 +21,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any
 
 import zmq
 
 __all__ = ["IOLoop", "Timer"]
 
 LOG = logging.getLogger(__name__)
-T = TypeVar("T")
 Handler = Callable[[int], None]
 
 
@@ -78,11 +78,6 @@ class IOLoop:
                 self._started = True
                 self._thread.start()
 
-    @property
-    def alive(self) -> bool:
-        """True while the thread runs and no stop was asked."""
-        return self._started and not self._stopping and self._thread.is_alive()
-
     def in_loop(self) -> bool:
         """True when called from the I/O thread itself."""
         return threading.current_thread() is self._thread
@@ -97,26 +92,6 @@ class IOLoop:
                         os.write(self._wake_w, b"\0")
                     except BlockingIOError:  # the pipe is full: the loop wakes anyway
                         pass
-
-    def run(self, fn: Callable[[], T]) -> Future[T]:
-        """Run ``fn`` on the I/O thread; the future gets its result or exception."""
-        future: Future[T] = Future()
-
-        def task() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = fn()
-            except BaseException as exc:  # handed to the caller
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-
-        if self.in_loop():
-            task()
-        else:
-            self.submit(task)
-        return future
 
     def stop(self, timeout: float = 10.0) -> None:
         """Run the registered closers on the I/O thread, end it, and wait for it."""
@@ -144,10 +119,6 @@ class IOLoop:
         if sock in self._handlers and self._flags.get(sock) != flags:
             self._flags[sock] = flags
             self._poller.register(sock, flags)
-
-    def flags(self, sock: Any) -> int:
-        """What ``sock`` is polled for."""
-        return self._flags.get(sock, 0)
 
     def remove(self, sock: Any) -> None:
         """Stop polling ``sock`` (it may be closed afterwards)."""
