@@ -39,16 +39,17 @@ def tls_node(vhost: str, tmp_path_factory: pytest.TempPathFactory, private_node_
         node.destroy()
 
 
-def _url(node: Any, vhost: str, pki: dict[str, str], ca: str) -> str:
+def _url(scheme: str, node: Any, vhost: str, pki: dict[str, str], ca: str) -> str:
     query = "&".join(f"{k}={quote(v, safe='/')}" for k, v in {
         "ssl": "1", "ssl_ca_file": pki[ca], "ssl_cert_file": pki["client.pem"],
         "ssl_key_file": pki["client.key"]}.items())
-    return f"rabbit://guest:guest@localhost:{node.port}/{vhost}?{query}"
+    return f"{scheme}://guest:guest@localhost:{node.port}/{vhost}?{query}"
 
 
-def test_rpc_over_tls_with_a_client_certificate(tls_node, make_driver, serve, vhost, topic):
+def test_rpc_over_tls_with_a_client_certificate(tls_node, make_driver, serve, vhost, topic,
+                                                scheme):
     node, pki = tls_node
-    driver = make_driver(url_=_url(node, vhost, pki, "ca.pem"))
+    driver = make_driver(url_=_url(scheme, node, vhost, pki, "ca.pem"))
     serve(driver.listen(Target(topic=topic, server="s1")), lambda m: "over tls")
     assert driver.call(Target(topic=topic), {}, {"method": "m", "args": {}},
                        timeout=20).result == "over tls"
@@ -56,8 +57,8 @@ def test_rpc_over_tls_with_a_client_certificate(tls_node, make_driver, serve, vh
 
 
 def test_a_broker_certificate_from_another_ca_is_refused_at_once(tls_node, make_driver, vhost,
-                                                                  topic):
+                                                                  topic, scheme):
     node, pki = tls_node
-    driver = make_driver(url_=_url(node, vhost, pki, "other.pem"))
+    driver = make_driver(url_=_url(scheme, node, vhost, pki, "other.pem"))
     with pytest.raises(MessageDeliveryFailure, match=r"(?i)certificate verify failed"):
         driver.cast(Target(topic=topic), {}, {"method": "m", "args": {}})
