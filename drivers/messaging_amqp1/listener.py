@@ -21,6 +21,7 @@ Settlement (the driver's ``capabilities`` say the same):
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -51,6 +52,8 @@ __all__ = ["AmqpListener", "AmqpNotification", "AmqpRequest", "json_message", "r
 
 LOG = logging.getLogger(__name__)
 _STOP = object()
+#: Seconds cleanup waits for answers already handed to the I/O thread to be sent.
+_REPLY_FLUSH = 5.0
 CONTENT_TYPE = "application/json"
 
 
@@ -130,6 +133,8 @@ class AmqpListener(Listener):
         self._cleaned = False
         self._state = threading.Condition()
         self._unreachable: str | None = None
+        #: answers handed to the I/O thread and not yet sent; cleanup lets them go out
+        self._replies: set[Future[None]] = set()
 
     # ------------------------------------------------------------------ I/O thread
 
@@ -304,6 +309,10 @@ class AmqpListener(Listener):
         for message in self._tracker.take_unsettled():
             assert isinstance(message, _Settled)
             message.delivered.settle(Delivery.RELEASED)
+        with self._state:
+            replies = list(self._replies)
+        if replies:  # calls answered just before the server stopped: let the answers leave
+            concurrent.futures.wait(replies, timeout=_REPLY_FLUSH)
         self._io(self.conn.close)
         if self._on_cleanup is not None:
             self._on_cleanup(self)
@@ -327,12 +336,16 @@ class AmqpListener(Listener):
                        retry=s.default_reply_retry if final else 0,
                        presettled=s.presettle("rpc-reply"), only_if_connected=not final)
         if final:
-            out.future.add_done_callback(_log_reply_failure)
+            with self._state:
+                self._replies.add(out.future)
+            out.future.add_done_callback(self._reply_done)
         conn = self.conn
         self._io(lambda: conn.send(out))
 
 
-def _log_reply_failure(future: Future[None]) -> None:
-    exc = future.exception()
-    if exc is not None:
-        LOG.error("%s; the caller will time out", exc)
+    def _reply_done(self, future: Future[None]) -> None:
+        with self._state:
+            self._replies.discard(future)
+        exc = future.exception()
+        if exc is not None:
+            LOG.error("%s; the caller will time out", exc)
