@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..driver import Reply
 from ..exceptions import InvalidTarget, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["RPCClient", "get_rpc_client", "TransportOptions"]
 
 LOG = logging.getLogger(__name__)
+C = TypeVar("C", bound="_BaseCallContext[Any]")
 
 
 class _Unset:
@@ -39,8 +41,10 @@ class TransportOptions:
         self.at_least_once = at_least_once
 
 
-class _CallContext:
-    """A client bound to one target and set of options; ``prepare`` derives another."""
+class _BaseCallContext(Generic[C]):
+    """What the sync and async clients share: options, ``prepare``, building
+    requests and reading replies. Only sending differs between them.
+    """
 
     def __init__(self, transport: Transport, target: Target, serializer: Serializer,
                  timeout: float | None = None, version_cap: str | None = None,
@@ -59,11 +63,15 @@ class _CallContext:
         self.call_monitor_timeout = call_monitor_timeout
         self.transport_options = transport_options
 
+    def _derive(self, target: Target, options: dict[str, Any]) -> C:
+        """A context of this front end's kind for ``target`` with ``options``."""
+        raise NotImplementedError
+
     def prepare(self, exchange: Any = _UNSET, topic: Any = _UNSET, namespace: Any = _UNSET,
                 version: Any = _UNSET, server: Any = _UNSET, fanout: Any = _UNSET,
                 timeout: Any = _UNSET, version_cap: Any = _UNSET, retry: Any = _UNSET,
                 call_monitor_timeout: Any = _UNSET, transport_options: Any = _UNSET,
-                ) -> _CallContext:
+                ) -> C:
         """Return a client with some target fields or options changed."""
         fields = {k: v for k, v in (("exchange", exchange), ("topic", topic),
                                     ("namespace", namespace), ("version", version),
@@ -77,8 +85,7 @@ class _CallContext:
                            ("transport_options", transport_options)):
             if value is not _UNSET:
                 opts[key] = value
-        return _CallContext(self.transport, self.target.replace(**fields), self.serializer,
-                            **opts)
+        return self._derive(self.target.replace(**fields), opts)
 
     def can_send_version(self, version: Any = _UNSET) -> bool:
         """True if ``version`` (default: the target's) is within ``version_cap``."""
@@ -87,6 +94,7 @@ class _CallContext:
 
     def _message(self, ctxt: Any, method: str, kwargs: Mapping[str, Any],
                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The wire context and message of a request (version cap checked, values serialized)."""
         if self.version_cap is not None and not version_is_compatible(
                 self.version_cap, self.target.version):
             raise RPCVersionCapError(str(self.target.version), self.version_cap)
@@ -97,6 +105,29 @@ class _CallContext:
         if self.target.version is not None:
             msg["version"] = self.target.version
         return self.serializer.serialize_context(ctxt), msg
+
+    def _call_message(self, ctxt: Any, method: str, kwargs: Mapping[str, Any],
+                      ) -> tuple[dict[str, Any], dict[str, Any], float]:
+        """Like :meth:`_message` for a call, with the timeout it waits (a fanout is refused)."""
+        if self.target.fanout:
+            raise InvalidTarget("A call cannot be used with fanout", self.target)
+        wire_ctxt, msg = self._message(ctxt, method, kwargs)
+        timeout = self.timeout if self.timeout is not None \
+            else self.transport.rpc_response_timeout
+        return wire_ctxt, msg, timeout
+
+    def _result(self, ctxt: Any, reply: Reply) -> Any:
+        """The call's result, or the server's exception raised (rebuilt when allowed)."""
+        if reply.failure is not None:
+            raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
+        return self.serializer.deserialize_entity(ctxt, reply.result)
+
+
+class _CallContext(_BaseCallContext["_CallContext"]):
+    """A client bound to one target and set of options; ``prepare`` derives another."""
+
+    def _derive(self, target: Target, options: dict[str, Any]) -> _CallContext:
+        return _CallContext(self.transport, target, self.serializer, **options)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)`` and return as soon as it is handed to the bus.
@@ -114,17 +145,11 @@ class _CallContext:
         the server's exception (rebuilt when allowed, else :class:`RemoteError`),
         or :class:`MessageDeliveryFailure` if the request could not be sent.
         """
-        if self.target.fanout:
-            raise InvalidTarget("A call cannot be used with fanout", self.target)
-        wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        timeout = self.timeout if self.timeout is not None \
-            else self.transport.rpc_response_timeout
+        wire_ctxt, msg, timeout = self._call_message(ctxt, method, kwargs)
         reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
                                     call_monitor_timeout=self.call_monitor_timeout,
                                     retry=self.retry)
-        if reply.failure is not None:
-            raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
-        return self.serializer.deserialize_entity(ctxt, reply.result)
+        return self._result(ctxt, reply)
 
 
 class RPCClient(_CallContext):
