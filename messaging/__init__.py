@@ -1,7 +1,8 @@
 """messaging: RPC and notifications over any message bus.
 
 The transport URL picks the bus (``rabbit://``, ``pika://``, ``amqp://``,
-``zmq://``, ``fake://``); application code stays the same. The API follows
+``zmq://``, ``fake://``); application code stays the same. Async code uses
+:class:`AsyncRPCClient`, :class:`AsyncNotifier` and ``executor='asyncio'``. The API follows
 oslo.messaging's, so ``import messaging`` can replace
 ``import oslo_messaging as messaging``.
 """
@@ -30,6 +31,7 @@ from .exceptions import (
                          UnsupportedVersion,
 )
 from .notify import (
+                         AsyncNotifier,
                          LoggingErrorNotificationHandler,
                          LoggingNotificationHandler,
                          NotificationFilter,
@@ -41,6 +43,7 @@ from .notify import (
 )
 from .options import register_opts
 from .rpc import (
+                         AsyncRPCClient,
                          DefaultRPCAccessPolicy,
                          ExplicitRPCAccessPolicy,
                          LegacyRPCAccessPolicy,
@@ -51,6 +54,7 @@ from .rpc import (
                          TransportOptions,
                          expected_exceptions,
                          expose,
+                         get_async_rpc_client,
                          get_rpc_client,
                          get_rpc_server,
 )
@@ -76,10 +80,12 @@ __all__ = [
     "MessagingException", "MessagingServerError", "MessagingTimeout", "NoSuchMethod",
     "NotSupported", "RemoteError", "RPCDispatcherError", "RPCVersionCapError",
     "ServerListenError", "TaskTimeout", "UnsupportedVersion",
-    "LoggingErrorNotificationHandler", "LoggingNotificationHandler", "NotificationFilter",
+    "AsyncNotifier", "LoggingErrorNotificationHandler", "LoggingNotificationHandler",
+    "NotificationFilter",
     "NotificationResult", "Notifier", "PublishErrorsHandler", "get_batch_notification_listener",
     "get_notification_listener",
     "register_opts",
+    "AsyncRPCClient", "get_async_rpc_client",
     "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy",
     "RPCAccessPolicyBase", "RPCClient", "RPCDispatcher", "RPCServer", "TransportOptions",
     "expected_exceptions", "expose", "get_rpc_client", "get_rpc_server",
