@@ -1,9 +1,9 @@
 """messaging: RPC and notifications over any message bus.
 
-The transport URL picks the bus (``rabbit://``, ``pika://``, ``amqp://``,
-``zmq://``, ``fake://``); application code stays the same. Async code uses
-:class:`AsyncRPCClient`, :class:`AsyncNotifier` and ``executor='asyncio'``. The API follows
-oslo.messaging's, so ``import messaging`` can replace
+The transport URL picks the bus (``rabbit://`` for RabbitMQ, ``fake://`` in
+memory, or any installed third-party driver); application code stays the
+same. Async code uses :class:`AsyncRPCClient`, :class:`AsyncNotifier` and
+``executor='asyncio'``. The API follows oslo.messaging's, so ``import messaging`` can replace
 ``import oslo_messaging as messaging``.
 """
 
@@ -26,6 +26,7 @@ from .exceptions import (
                          RemoteError,
                          RPCDispatcherError,
                          RPCVersionCapError,
+                         SerializationError,
                          ServerListenError,
                          TaskTimeout,
                          UnsupportedVersion,
@@ -79,7 +80,7 @@ __all__ = [
     "InvalidTarget", "InvalidTransportURL", "MessageDeliveryFailure", "MessageUndeliverable",
     "MessagingException", "MessagingServerError", "MessagingTimeout", "NoSuchMethod",
     "NotSupported", "RemoteError", "RPCDispatcherError", "RPCVersionCapError",
-    "ServerListenError", "TaskTimeout", "UnsupportedVersion",
+    "SerializationError", "ServerListenError", "TaskTimeout", "UnsupportedVersion",
     "AsyncNotifier", "LoggingErrorNotificationHandler", "LoggingNotificationHandler",
     "NotificationFilter",
     "NotificationResult", "Notifier", "PublishErrorsHandler", "get_batch_notification_listener",

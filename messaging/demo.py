@@ -1,6 +1,6 @@
 """The getting-started scenario, run end to end on the in-memory transport.
 
-It follows the user's getting-started text: an RPC server with two
+It follows the README's "Getting started": an RPC server with two
 namespaced endpoints, calls by namespace, the fanout cast, an unknown
 method, then a notifier and a listener whose ``warn``/``error`` endpoints
 run. Each step is written to ``out`` in plain words.
@@ -17,7 +17,7 @@ __all__ = ["run"]
 
 
 class TestEndpoint:
-    """The seed's first endpoint, in ``namespace1``."""
+    """The first endpoint, in ``namespace1``."""
 
     target = messaging.Target(namespace="namespace1", version="1.0")
 
@@ -30,7 +30,7 @@ class TestEndpoint:
 
 
 class AnotherTestEndpoint:
-    """The seed's second endpoint, in ``namespace2``; signals when a cast arrives."""
+    """The second endpoint, in ``namespace2``; signals when a cast arrives."""
 
     target = messaging.Target(namespace="namespace2", version="1.0")
 
@@ -151,5 +151,5 @@ def _notifications(transport: messaging.Transport, say: Any) -> None:
     finally:
         listener.stop()
         listener.wait()
-    say("Listener stopped. (The seed's notifier writes to notification_3, a topic its "
-        "listener does not subscribe to; here both use notification_1.)")
+    say("Listener stopped. (A notifier must write to a topic its listener subscribes to: "
+        "both use notification_1 here.)")

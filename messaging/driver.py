@@ -71,10 +71,6 @@ __all__ = [
 Delivery = Literal["at-most-once", "at-least-once"]
 T = TypeVar("T")
 
-#: Extra seconds a synchronous ``call`` waits on its future beyond the call's own
-#: timeout before concluding the driver broke the rule that futures end by themselves.
-_FUTURE_GRACE = 5.0
-
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -231,6 +227,9 @@ class Driver(abc.ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: Threads of the pool that runs synchronous verbs for the default ``submit_*``.
     submit_workers: ClassVar[int] = 16
+    #: Extra seconds the default ``call`` waits on its future beyond the call's own
+    #: timeout before concluding the driver broke the rule that futures end by themselves.
+    call_grace: ClassVar[float] = 5.0
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -260,7 +259,7 @@ class Driver(abc.ABC):
         """
         future = self.submit_call(target, ctxt, message, timeout=timeout,
                                   call_monitor_timeout=call_monitor_timeout, retry=retry)
-        return wait_future(future, timeout + _FUTURE_GRACE,
+        return wait_future(future, timeout + self.call_grace,
                            f"reply to a call to {target} not delivered in time")
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,

@@ -42,7 +42,7 @@ from messaging.envelope import (
     unwrap,
     wrap,
 )
-from messaging.exceptions import InvalidTarget, InvalidTransportURL
+from messaging.exceptions import InvalidTarget, InvalidTransportURL, MessageDeliveryFailure
 from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
 from messaging.settlement import DeliveryTracker
 from messaging.target import Target
@@ -276,14 +276,17 @@ class FakeDriver(Driver):
 
     # -- sending ---------------------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MessageDeliveryFailure("the transport was cleaned up")
+
     def _replies(self) -> _ReplyQueue:
         replies = self._reply_queue
         if replies is None:
             with self._lock:
+                self._check_open()
                 if self._reply_queue is None:
                     self._reply_queue = _ReplyQueue(self.bus)
-                    if self._closed:
-                        self._reply_queue.close()
                 replies = self._reply_queue
         return replies
 
@@ -293,6 +296,7 @@ class FakeDriver(Driver):
         """Send a request to one server of ``target``; the future gets its reply."""
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
+        self._check_open()
         replies = self._replies()
         msg_id = new_id()
         future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
@@ -308,6 +312,7 @@ class FakeDriver(Driver):
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
         """Send a request without waiting; dropped if no queue is bound for it."""
+        self._check_open()
         body = encode(wrap(build_request(message, ctxt)))
         exchange, key = rpc_route(target, self.default_exchange)
         self.bus.publish(exchange, key, body)
@@ -321,6 +326,7 @@ class FakeDriver(Driver):
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish to ``<topic>.<priority>``, declaring its queue so nothing is lost."""
+        self._check_open()
         inner = build_notification(message, ctxt)
         body = encode(wrap(inner)) if version >= 2.0 else encode(inner)
         exchange, key = notification_route(target, self.default_exchange)

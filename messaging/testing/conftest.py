@@ -6,9 +6,12 @@ aliases keep the kit's tests readable.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
-from ..transport import Transport
+from ..transport import Transport, get_rpc_transport
+from .plugin import require_broker
 
 
 @pytest.fixture
@@ -33,3 +36,21 @@ def notification_transport(messaging_notification_transport: Transport) -> Trans
 def topic(messaging_topic: str) -> str:
     """A topic name no other test uses."""
     return messaging_topic
+
+
+@pytest.fixture
+def fresh_transport(messaging_url: str) -> Iterator[Callable[[], Transport]]:
+    """Build extra RPC transports on the URL under test (for tests that clean them up early)."""
+    require_broker(messaging_url)
+    made: list[Transport] = []
+
+    def make() -> Transport:
+        t = get_rpc_transport(None, messaging_url)
+        made.append(t)
+        return t
+
+    try:
+        yield make
+    finally:
+        for t in made:
+            t.cleanup()

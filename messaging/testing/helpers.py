@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .. import envelope
 from ..server import MessageHandlingServer
 
-__all__ = ["Recorder", "running_server", "wait_for"]
+__all__ = ["Recorder", "raw_notification", "raw_request", "running_server", "wait_for"]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
@@ -69,3 +70,27 @@ def start_all(servers: Sequence[MessageHandlingServer]) -> contextlib.ExitStack:
     for s in servers:
         stack.enter_context(running_server(s))
     return stack
+
+
+def raw_request(method: str, args: dict[str, Any] | None = None, *,
+                unique_id: str | None = None) -> bytes:
+    """The bytes of a cast of ``method(**args)`` as drivers carry it (the 2.0 envelope).
+
+    ``unique_id`` fixes the ``_unique_id`` a driver de-duplicates on.
+    """
+    inner = envelope.build_request({"method": method, "args": args or {}}, {})
+    if unique_id is not None:
+        inner["_unique_id"] = unique_id
+    return envelope.encode(envelope.wrap(inner))
+
+
+def raw_notification(priority: str, event_type: str, payload: Any, *,
+                     unique_id: str | None = None) -> bytes:
+    """The bytes of a 2.0 notification at ``priority`` (e.g. ``"INFO"``)."""
+    inner = envelope.build_notification(
+        {"message_id": envelope.new_id(), "publisher_id": "kit.raw", "event_type": event_type,
+         "priority": priority, "payload": payload, "timestamp": "2026-01-01 00:00:00.000000"},
+        {})
+    if unique_id is not None:
+        inner["_unique_id"] = unique_id
+    return envelope.encode(envelope.wrap(inner))

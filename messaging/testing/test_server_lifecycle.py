@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 import messaging
+from messaging.testing.helpers import running_server
 
 
 class Echo:
@@ -21,8 +23,11 @@ def _server(transport, topic, executor="threading"):
 
 def test_wait_before_start_returns(transport, topic):
     server = _server(transport, topic)
+    began = time.monotonic()
     server.wait(timeout=5)
+    assert time.monotonic() - began < 5
     server.stop()
+    assert not server.running and not server.consuming
 
 
 def test_double_start_and_double_stop_are_harmless(transport, topic):
@@ -59,8 +64,31 @@ def test_server_restarts_after_stop(transport, topic):
 
 def test_listen_needs_topic_and_server(transport):
     server = messaging.get_rpc_server(transport, messaging.Target(topic="only-topic"), [Echo()])
-    with pytest.raises((messaging.InvalidTarget, messaging.ServerListenError)):
+    with pytest.raises(messaging.InvalidTarget):
         server.start()
+    assert not server.running
+
+
+def test_server_reports_consuming_while_running(transport, topic):
+    server = _server(transport, topic)
+    assert not server.consuming
+    server.start()
+    try:
+        assert server.consuming
+        assert server.last_error is None
+    finally:
+        server.stop()
+        server.wait()
+    assert not server.consuming
+
+
+def test_rpc_server_built_from_a_dispatcher_listens_on_its_target(transport, topic):
+    """oslo's documented form: ``RPCServer(transport, target, RPCDispatcher(endpoints))``."""
+    server = messaging.RPCServer(transport, messaging.Target(topic=topic, server="s1"),
+                                 messaging.RPCDispatcher([Echo()]))
+    with running_server(server):
+        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        assert client.call({}, "echo", value="dispatcher") == "dispatcher"
 
 
 def test_unknown_executor_is_refused(transport, topic):

@@ -1,0 +1,93 @@
+"""Kit: with the bus unreachable every verb ends in bounded time, with the documented error.
+
+Runs for drivers that declare ``capabilities.brokered`` and offer
+``testing.unreachable_url()`` (a URL of the same driver whose bus cannot be
+reached, with short send bounds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import messaging
+from messaging.target import Target
+from messaging.transport import Transport, get_rpc_transport
+
+SLACK = 10.0  # on top of a verb's own bound
+
+
+@pytest.fixture
+def unreachable(transport: Transport) -> Iterator[Transport]:
+    if not transport.capabilities.brokered:
+        pytest.skip("driver declares no broker that could be unreachable")
+    hooks = transport.driver.testing
+    url = hooks.unreachable_url() if hooks is not None else None
+    if url is None:
+        pytest.skip("driver offers no unreachable_url() testing hook")
+    t = get_rpc_transport(None, url)
+    try:
+        yield t
+    finally:
+        t.cleanup()
+
+
+def _timed(fn) -> float:
+    began = time.monotonic()
+    fn()
+    return time.monotonic() - began
+
+
+def test_call_times_out_within_its_timeout(unreachable, topic):
+    def call() -> None:
+        with pytest.raises(messaging.MessagingTimeout):
+            unreachable.call(Target(topic=topic), {}, {"method": "m", "args": {}}, timeout=1.5)
+    assert _timed(call) < 1.5 + SLACK
+
+
+@pytest.mark.parametrize("retry", [None, 0, 2])
+def test_cast_fails_with_delivery_failure(unreachable, topic, retry):
+    def cast() -> None:
+        with pytest.raises(messaging.MessageDeliveryFailure):
+            unreachable.cast(Target(topic=topic), {}, {"method": "m", "args": {}}, retry=retry)
+    assert _timed(cast) < 30 + SLACK
+
+
+def test_notify_fails_with_delivery_failure(unreachable, topic):
+    def notify() -> None:
+        with pytest.raises(messaging.MessageDeliveryFailure):
+            unreachable.notify(Target(topic=f"{topic}.info"), {}, {
+                "message_id": "m", "publisher_id": "kit", "event_type": "e",
+                "priority": "INFO", "payload": {}, "timestamp": "2026-01-01 00:00:00"})
+    assert _timed(notify) < 30 + SLACK
+
+
+def test_server_start_returns_and_reports_not_consuming(unreachable, topic):
+    class Echo:
+        def echo(self, ctxt, value):
+            return value
+
+    server = messaging.get_rpc_server(unreachable, Target(topic=topic, server="s1"), [Echo()])
+    began = time.monotonic()
+    server.start()
+    try:
+        assert time.monotonic() - began < SLACK, "start() blocked while the bus is down"
+        assert server.running and not server.consuming
+    finally:
+        server.stop()
+        server.wait(timeout=SLACK)
+
+
+def test_listeners_return_promptly_and_clean_up(unreachable, topic):
+    for listen in (lambda: unreachable.listen(Target(topic=topic, server="s1")),
+                   lambda: unreachable.listen_for_notifications([(Target(topic=topic), "info")])):
+        began = time.monotonic()
+        listener = listen()
+        try:
+            assert time.monotonic() - began < SLACK
+            assert not listener.consuming
+            assert listener.poll(timeout=0.2) == []
+        finally:
+            listener.cleanup()
