@@ -3,8 +3,8 @@
 The transport URL picks the bus (``rabbit://`` for RabbitMQ, ``fake://`` in
 memory, or any installed third-party driver); application code stays the
 same. Async code uses :class:`AsyncRPCClient`, :class:`AsyncNotifier` and
-``executor='asyncio'``. The API follows oslo.messaging's, so ``import messaging`` can replace
-``import oslo_messaging as messaging``.
+``executor='asyncio'``. The API follows oslo.messaging's, so
+``import messaging`` can replace ``import oslo_messaging as messaging``.
 """
 
 from __future__ import annotations
