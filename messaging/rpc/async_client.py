@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..aio import await_future
-from ..driver import _FUTURE_GRACE
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
 from .client import TransportOptions, _BaseCallContext
@@ -53,7 +52,7 @@ class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
         future = self.transport.submit_call(self.target, wire_ctxt, msg, timeout=timeout,
                                             call_monitor_timeout=self.call_monitor_timeout,
                                             retry=self.retry)
-        reply = await await_future(future, timeout + _FUTURE_GRACE,
+        reply = await await_future(future, timeout + self.transport.driver.call_grace,
                                    f"reply to {method!r} on {self.target} not delivered in time")
         return self._result(ctxt, reply)
 
