@@ -20,12 +20,12 @@ class Echo:
 
 
 @pytest.fixture
-def served(transport, topic):
+def served(api, transport, topic):
     endpoint = Echo()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        yield messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10), \
+        yield api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10), \
             endpoint
 
 
