@@ -53,10 +53,10 @@ def test_unserializable_context_raises_serialization_error(served):
         client.call({"user": object()}, "echo", value=1)
 
 
-def test_notifier_logs_unserializable_payload_and_does_not_raise(notification_transport, topic,
-                                                                 caplog):
-    notifier = messaging.Notifier(notification_transport, "kit.pub", driver="messagingv2",
-                                  topics=[topic])
+def test_notifier_logs_unserializable_payload_and_does_not_raise(api, notification_transport,
+                                                                 topic, caplog):
+    notifier = api.Notifier(notification_transport, "kit.pub", driver="messagingv2",
+                            topics=[topic])
     with caplog.at_level(logging.ERROR):
         notifier.info({}, "kit.unserializable", {"x": object()})
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
