@@ -1,0 +1,66 @@
+"""Helpers for the kit's asyncio tests: wait with a deadline on a loop, catch a blocked loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["LoopWatch", "async_wait_for", "watch_loop"]
+
+#: Seconds one callback may hold the loop before the watch counts it as blocking.
+SLOW_CALLBACK = 0.05
+
+
+async def async_wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
+                         interval: float = 0.01, message: str = "condition") -> Any:
+    """Poll ``predicate`` on the loop until truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+class LoopWatch(logging.Handler):
+    """Collects asyncio's debug-mode reports of callbacks that held the loop too long."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.slow: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.startswith("Executing ") and " took " in text:
+            self.slow.append(text)
+
+
+@contextlib.contextmanager
+def watch_loop(loop: asyncio.AbstractEventLoop,
+               threshold: float = SLOW_CALLBACK) -> Iterator[LoopWatch]:
+    """Put ``loop`` in debug mode with a ``threshold``-second slow-callback limit.
+
+    The yielded :class:`LoopWatch` lists every callback asyncio reported as
+    slower than that while the block ran.
+    """
+    watch = LoopWatch()
+    logger = logging.getLogger("asyncio")
+    old = (loop.get_debug(), loop.slow_callback_duration, logger.level)
+    loop.set_debug(True)
+    loop.slow_callback_duration = threshold
+    logger.addHandler(watch)
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield watch
+    finally:
+        logger.removeHandler(watch)
+        loop.set_debug(old[0])
+        loop.slow_callback_duration = old[1]
+        logger.setLevel(old[2])
