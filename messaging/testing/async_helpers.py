@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -47,9 +48,14 @@ def watch_loop(loop: asyncio.AbstractEventLoop,
     """Put ``loop`` in debug mode with a ``threshold``-second slow-callback limit.
 
     The yielded :class:`LoopWatch` lists every callback asyncio reported as
-    slower than that while the block ran.
+    slower than that while the block ran. The objects alive before the block
+    are collected and frozen (:func:`gc.freeze`) for its duration, so that a
+    full garbage collection of a long test run's heap, which can take tens of
+    milliseconds and says nothing about the code under test, is not counted.
     """
     watch = LoopWatch()
+    gc.collect()
+    gc.freeze()
     logger = logging.getLogger("asyncio")
     old = (loop.get_debug(), loop.slow_callback_duration, logger.level)
     loop.set_debug(True)
@@ -60,6 +66,7 @@ def watch_loop(loop: asyncio.AbstractEventLoop,
     try:
         yield watch
     finally:
+        gc.unfreeze()
         logger.removeHandler(watch)
         loop.set_debug(old[0])
         loop.slow_callback_duration = old[1]
