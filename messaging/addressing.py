@@ -4,16 +4,16 @@ Every driver names things the same way, so that the same target reaches
 the same servers on any bus and the AMQP 0-9-1 drivers stay
 wire-compatible with oslo.messaging:
 
-===========================  ==========================  ===================
-message                      exchange                    routing key
-===========================  ==========================  ===================
-call/cast to a topic         ``target.exchange`` or the  ``<topic>``
+===========================  ============================  ========================
+message                      exchange                      routing key
+===========================  ============================  ========================
+call/cast to a topic         ``target.exchange`` or the    ``<topic>``
                              control exchange
-call/cast to one server      same                        ``<topic>.<server>``
-fanout cast                  ``<topic>_fanout``          ``""``
-notification                 same as call/cast           ``<topic>.<priority>``
-reply                        the default exchange ``""``  the reply queue name
-===========================  ==========================  ===================
+call/cast to one server      same                          ``<topic>.<server>``
+fanout cast                  ``<topic>_fanout``            ``""``
+notification                 same as call/cast             ``<topic>.<priority>``
+reply                        the default exchange ``""``   the reply queue name
+===========================  ============================  ========================
 """
 
 from __future__ import annotations

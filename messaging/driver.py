@@ -225,6 +225,9 @@ class Driver(abc.ABC):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: The distribution name of the client library the driver is built on (e.g. "kombu"),
+    #: shown with its version by ``messaging drivers``; None for none.
+    client_library: ClassVar[str | None] = None
     #: Threads of the pool that runs synchronous verbs for the default ``submit_*``.
     submit_workers: ClassVar[int] = 16
     #: Extra seconds the default ``call`` waits on its future beyond the call's own

@@ -290,14 +290,20 @@ def get_notification_transport(conf: Any = None, url: str | TransportURL | None 
 
 @dataclass(frozen=True)
 class DriverInfo:
-    """An installed driver: its scheme, the distribution providing it, its client library."""
+    """An installed driver: its scheme, entry point and the distribution providing it."""
 
     scheme: str
     target: str
     distribution: str
     version: str
-    client_library: str | None
-    client_version: str | None
+
+    def load(self) -> type[Driver]:
+        """Import the driver class (fails if its client library is missing)."""
+        for ep in metadata.entry_points(group=DRIVER_NAMESPACE):
+            if ep.name == self.scheme:
+                cls: type[Driver] = ep.load()
+                return cls
+        raise DriverLoadFailure(self.scheme, "no longer installed")
 
 
 def installed_drivers() -> list[DriverInfo]:
@@ -307,20 +313,5 @@ def installed_drivers() -> list[DriverInfo]:
         dist = getattr(ep, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else "?"
         dist_version = dist.version if dist is not None else "?"
-        client = _CLIENT_LIBRARIES.get(ep.value.split(":", 1)[0].split(".", 1)[0])
-        client_version = None
-        if client is not None:
-            try:
-                client_version = metadata.version(client)
-            except metadata.PackageNotFoundError:
-                client_version = "not installed"
-        out.append(DriverInfo(ep.name, ep.value, dist_name, dist_version, client, client_version))
+        out.append(DriverInfo(ep.name, ep.value, dist_name, dist_version))
     return sorted(out, key=lambda d: d.scheme)
-
-
-_CLIENT_LIBRARIES = {
-    "messaging_rabbit": "kombu",
-    "messaging_pika": "pika",
-    "messaging_amqp1": "python-qpid-proton",
-    "messaging_zmq": "pyzmq",
-}

@@ -71,6 +71,7 @@ class RabbitDriver(Driver):
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-least-once", publisher_confirms=True)
+    client_library: ClassVar[str | None] = "kombu"
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:

@@ -28,9 +28,11 @@ def test_drivers_lists_schemes_and_libraries():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["scheme", "provided"]
-    schemes = {line.split()[0] for line in lines[1:]}
-    assert {"fake", "rabbit", "kombu"} <= schemes
-    assert "kombu" in result.stdout and "none (memory)" in result.stdout
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert {"fake", "rabbit", "kombu"} <= set(rows)
+    assert " kombu 5." in rows["rabbit"] and "publisher_confirms" in rows["rabbit"]
+    assert "rpc at-most-once, notifications at-least-once" in rows["fake"]
+    assert "brokered" in rows["rabbit"] and "brokered" not in rows["fake"]
 
 
 def test_no_command_is_an_error():

@@ -1,0 +1,70 @@
+"""A Sphinx directive that renders the option tables, so the reference is never hand-copied.
+
+Usage in a Markdown page::
+
+    ```{messaging-options}
+    ```
+
+It lists every group of :func:`messaging.options.all_option_groups` (the
+core's and every installed driver's), each option with its type, default
+and help text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _default(option: Any) -> str:
+    if option.secret:
+        return "(secret)"
+    if option.default is None:
+        return "(none)"
+    if option.default == "":
+        return '""'
+    return f"``{option.default!r}``" if not isinstance(option.default, str) \
+        else f"``{option.default}``"
+
+
+class OptionsDirective(SphinxDirective):
+    """Render one table per option group."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from messaging.options import all_option_groups
+
+        lines: list[str] = []
+        for group, options in sorted(all_option_groups().items(),
+                                     key=lambda kv: (kv[0] != "DEFAULT", kv[0])):
+            lines += [f"``[{group}]``", "~" * (len(group) + 6), "",
+                      ".. list-table::", "   :header-rows: 1", "   :widths: 25 10 15 50", "",
+                      "   * - option", "     - type", "     - default", "     - meaning"]
+            for o in options:
+                help_text = o.help
+                if o.choices:
+                    help_text += " One of: " + ", ".join(str(c) for c in o.choices) + "."
+                if o.deprecated_names:
+                    help_text += " Old name(s): " + ", ".join(o.deprecated_names) + "."
+                lines += [f"   * - ``{o.name}``", f"     - {o.type.__name__}",
+                          f"     - {_cell(_default(o))}", f"     - {_cell(help_text)}"]
+            lines.append("")
+        container = nodes.section()
+        container.document = self.state.document
+        self.state.nested_parse(StringList(lines, source="messaging-options"),
+                                self.content_offset, container)
+        return list(container.children)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("messaging-options", OptionsDirective)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,11 @@
+"""``messaging bench``: throughput and latency of one transport URL, measured honestly.
+
+The server (an RPC server or a notification listener) runs in a process of
+its own for every driver with a bus to cross, so the client's figures are
+not flattered by sharing one interpreter; ``fake://`` can only run both in
+one process (its bus is in memory). See :func:`run_scenario`.
+"""
+
+from .runner import SCENARIOS, BenchResult, run_scenario
+
+__all__ = ["SCENARIOS", "BenchResult", "run_scenario"]
