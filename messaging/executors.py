@@ -37,6 +37,7 @@ class BlockingExecutor(concurrent.futures.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any,
                ) -> concurrent.futures.Future[Any]:
+        """Run ``fn`` now, in this thread; return a future holding its outcome."""
         if self._shutdown:
             raise RuntimeError("cannot schedule new work after shutdown")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -48,6 +49,7 @@ class BlockingExecutor(concurrent.futures.Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse new work (nothing runs in the background to wait for)."""
         self._shutdown = True
 
 
