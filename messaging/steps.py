@@ -58,6 +58,14 @@ def _coroutine_refused(step: Step) -> TypeError:
     return TypeError(f"{name} is a coroutine function; serve it with executor='asyncio'")
 
 
+def _advance(steps: Steps[R], value: Any, error: Exception | None) -> tuple[Step | None, Any]:
+    """Hand the last outcome to the generator: ``(next step, None)`` or ``(None, its result)``."""
+    try:
+        return (steps.send(value) if error is None else steps.throw(error)), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
 def run_steps(steps: Steps[R]) -> R:
     """Make every step's call in this thread; return what the generator returns.
 
@@ -68,10 +76,9 @@ def run_steps(steps: Steps[R]) -> R:
     value: Any = None
     error: Exception | None = None
     while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value
+        step, result = _advance(steps, value, error)
+        if step is None:
+            return result
         value, error = None, None
         try:
             if is_async_callable(step.fn):
@@ -96,10 +103,9 @@ async def run_steps_async(steps: Steps[R], run_blocking: RunBlocking) -> R:
     error: Exception | None = None
     try:
         while True:
-            try:
-                step = steps.send(value) if error is None else steps.throw(error)
-            except StopIteration as stop:
-                return stop.value
+            step, result = _advance(steps, value, error)
+            if step is None:
+                return result
             value, error = None, None
             try:
                 if is_async_callable(step.fn):

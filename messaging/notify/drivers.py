@@ -20,11 +20,12 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import copy
+import functools
 import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -141,23 +142,18 @@ class MessagingDriver(NotifierDriver):
     def submit_notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                       priority: str, retry: int | None) -> Future[None]:
         """Send to every topic through the transport's futures; failures are logged."""
-        assert self.transport is not None
-        futures = []
-        for target in self._targets(priority):
-            try:
-                future = self.transport.submit_notify(target, ctxt, message,
-                                                      version=self.version,
-                                                      retry=transport_retry(retry))
-            except Exception as exc:
-                _dropped(message, priority, target, exc)
-                continue
-            futures.append(_logged(future, lambda exc, t=target: _dropped(
-                message, priority, t, exc)))
-        return _when_all(futures)
+        transport = self.transport
+        assert transport is not None
+        return _submit_all(
+            (functools.partial(transport.submit_notify, target, ctxt, message,
+                               version=self.version, retry=transport_retry(retry)),
+             functools.partial(_dropped, message, priority, target))
+            for target in self._targets(priority))
 
 
 def _dropped(message: Mapping[str, Any], priority: str, target: Target,
              exc: BaseException) -> None:
+    """Log a notification that did not reach ``target`` (never raised to the caller)."""
     what = (message.get("event_type"), priority, target.topic)
     if isinstance(exc, MessagingException):
         LOG.error("Notification %r (priority %s) to topic %s was not sent and is dropped: %s",
@@ -311,16 +307,10 @@ def submit_each(drivers: Iterable[tuple[str, NotifierDriver]], ctxt: Mapping[str
     The future completes (never with an error: failures are logged) once
     every driver is done; cancelling it cancels theirs.
     """
-    futures = []
-    for name, driver in drivers:
-        try:
-            future = driver.submit_notify(ctxt, message, priority, retry)
-        except Exception as exc:
-            _driver_failed(name, message, priority, exc)
-            continue
-        futures.append(_logged(future, lambda exc, n=name: _driver_failed(
-            n, message, priority, exc)))
-    return _when_all(futures)
+    return _submit_all(
+        (functools.partial(driver.submit_notify, ctxt, message, priority, retry),
+         functools.partial(_driver_failed, name, message, priority))
+        for name, driver in drivers)
 
 
 def _driver_failed(name: str, message: Mapping[str, Any], priority: str,
@@ -329,14 +319,30 @@ def _driver_failed(name: str, message: Mapping[str, Any], priority: str,
               message.get("event_type"), priority, exc_info=exc)
 
 
-def _logged(future: Future[None], report: Any) -> Future[None]:
-    """``future``, with ``report(exc)`` called if it fails."""
-    def check(f: Future[None]) -> None:
-        if not f.cancelled() and f.exception() is not None:
-            report(f.exception())
+def _submit_all(submissions: Iterable[tuple[Callable[[], Future[None]],
+                                             Callable[[BaseException], None]]],
+                ) -> Future[None]:
+    """Start each ``(submit, report)``; a future done when all are, ``report(exc)`` on failure.
 
-    future.add_done_callback(check)
-    return future
+    A submission that raises at once, or whose future fails, is reported and
+    counts as done; the combined future itself never fails.
+    """
+    futures = []
+    for submit, report in submissions:
+        try:
+            future = submit()
+        except Exception as exc:
+            report(exc)
+            continue
+        future.add_done_callback(functools.partial(_report_failure, report))
+        futures.append(future)
+    return _when_all(futures)
+
+
+def _report_failure(report: Callable[[BaseException], None], future: Future[None]) -> None:
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        report(error)
 
 
 def _when_all(futures: list[Future[None]]) -> Future[None]:

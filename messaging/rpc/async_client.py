@@ -14,9 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..aio import await_future
-from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
-from .client import TransportOptions, _BaseCallContext
+from .client import _BaseCallContext
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -28,7 +27,7 @@ class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
     """An async client bound to one target and set of options; ``prepare`` derives another."""
 
     def _derive(self, target: Target, options: dict[str, Any]) -> _AsyncCallContext:
-        return _AsyncCallContext(self.transport, target, self.serializer, **options)
+        return _AsyncCallContext(self.transport, target, serializer=self.serializer, **options)
 
     async def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)``; returns once the bus took it (confirmed, if it confirms).
@@ -67,14 +66,6 @@ class AsyncRPCClient(_AsyncCallContext):
         result = await client.call(ctxt, "method", arg=1)
         await client.prepare(fanout=True).cast(ctxt, "refresh")
     """
-
-    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
-                 version_cap: str | None = None, serializer: Serializer | None = None,
-                 retry: int | None = None, call_monitor_timeout: float | None = None,
-                 transport_options: TransportOptions | None = None) -> None:
-        super().__init__(transport, target, serializer or NoOpSerializer(), timeout,
-                         version_cap, retry, call_monitor_timeout, transport_options)
-
 
 def get_async_rpc_client(transport: Transport, target: Target,
                          client_cls: type[AsyncRPCClient] = AsyncRPCClient,

@@ -46,8 +46,8 @@ class _BaseCallContext(Generic[C]):
     requests and reading replies. Only sending differs between them.
     """
 
-    def __init__(self, transport: Transport, target: Target, serializer: Serializer,
-                 timeout: float | None = None, version_cap: str | None = None,
+    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
+                 version_cap: str | None = None, serializer: Serializer | None = None,
                  retry: int | None = None, call_monitor_timeout: float | None = None,
                  transport_options: TransportOptions | None = None) -> None:
         if not isinstance(target, Target):
@@ -56,7 +56,7 @@ class _BaseCallContext(Generic[C]):
             parse_version(target.version)
         self.transport = transport
         self.target = target
-        self.serializer = serializer
+        self.serializer = serializer or NoOpSerializer()
         self.timeout = timeout
         self.version_cap = version_cap
         self.retry = retry
@@ -127,7 +127,7 @@ class _CallContext(_BaseCallContext["_CallContext"]):
     """A client bound to one target and set of options; ``prepare`` derives another."""
 
     def _derive(self, target: Target, options: dict[str, Any]) -> _CallContext:
-        return _CallContext(self.transport, target, self.serializer, **options)
+        return _CallContext(self.transport, target, serializer=self.serializer, **options)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)`` and return as soon as it is handed to the bus.
@@ -161,14 +161,6 @@ class RPCClient(_CallContext):
     :param call_monitor_timeout: ask servers for heartbeats at this interval,
         so a long call on a live server is told apart from a dead one.
     """
-
-    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
-                 version_cap: str | None = None, serializer: Serializer | None = None,
-                 retry: int | None = None, call_monitor_timeout: float | None = None,
-                 transport_options: TransportOptions | None = None) -> None:
-        super().__init__(transport, target, serializer or NoOpSerializer(), timeout,
-                         version_cap, retry, call_monitor_timeout, transport_options)
-
 
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
                    **kwargs: Any) -> RPCClient:
