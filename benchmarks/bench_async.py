@@ -31,11 +31,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from bench_rabbit import WARMUP, _vhost
+from bench_rabbit import _rate as _sequential
+
 import messaging
 
 IN_FLIGHT = 100
 THREADS = 8
-WARMUP = 50
 DATA = "x" * 100
 
 Row = tuple[str, float, float | None, str]
@@ -68,15 +70,6 @@ def _served(transport: messaging.Transport, topic: str, endpoint: Any,
     finally:
         server.stop()
         server.wait()
-
-
-def _sequential(fn: Callable[[], Any], n: int) -> float:
-    for _ in range(WARMUP):
-        fn()
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return n / (time.perf_counter() - start)
 
 
 def _threaded(fn: Callable[[], Any], n: int, threads: int = THREADS) -> float:
@@ -239,7 +232,6 @@ def run(n: int = 3000) -> list[Row]:
 
     logging.getLogger("pika").setLevel(logging.WARNING)
     rows = _rows("fake", measure_bus(f"fake:///bench-{uuid.uuid4().hex[:8]}", n))
-    from bench_rabbit import _vhost
 
     base = os.environ.get("MESSAGING_BENCH_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
     problem = _unreachable(base)

@@ -1,4 +1,4 @@
-"""Helpers for the kit's asyncio tests: wait with a deadline on a loop, catch a blocked loop."""
+"""Helpers for the kit's asyncio tests: wait on a loop, a gated endpoint, catch a blocked loop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["LoopWatch", "async_wait_for", "watch_loop"]
+__all__ = ["Gated", "LoopWatch", "async_wait_for", "watch_loop"]
 
 #: Seconds one callback may hold the loop before the watch counts it as blocking.
 SLOW_CALLBACK = 0.05
@@ -27,6 +27,28 @@ async def async_wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+class Gated:
+    """An async endpoint: ``held`` calls wait for :attr:`gate`, ``echo`` answers at once.
+
+    The gate is an :class:`asyncio.Event` of the loop the server runs on
+    (the test's own, when it starts the server from async code).
+    """
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.arrived: list[Any] = []
+        self.finished: list[Any] = []
+
+    async def held(self, ctxt: Any, n: Any) -> Any:
+        self.arrived.append(n)
+        await self.gate.wait()
+        self.finished.append(n)
+        return n
+
+    async def echo(self, ctxt: Any, value: Any) -> Any:
+        return value
 
 
 class LoopWatch(logging.Handler):

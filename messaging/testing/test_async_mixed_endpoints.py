@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 import messaging
 from messaging.testing.async_helpers import async_wait_for
 
@@ -87,31 +89,21 @@ def test_both_kinds_answer_in_one_server(transport, topic):
     asyncio.run(scenario())
 
 
-def test_blocked_sync_endpoint_does_not_hold_up_async_ones(transport, topic):
+@pytest.mark.parametrize(("blocked", "other"), [("sync", "async"), ("async", "sync")],
+                         ids=["blocked-sync-endpoint", "awaiting-async-endpoint"])
+def test_a_waiting_endpoint_of_one_kind_does_not_hold_up_the_other(transport, topic, blocked,
+                                                                   other):
     async def scenario():
         endpoint = Mixed()
         client = _client(transport, topic)
         async with _serve(transport, topic, endpoint):
-            blocked = asyncio.ensure_future(client.call({}, "sync_block"))
-            await async_wait_for(lambda: endpoint.blocked == ["sync"], message="sync_block")
-            assert await client.call({}, "async_add", a=1, b=2) == 3
-            assert not blocked.done()
-            endpoint.sync_gate.set()
-            assert await blocked == "sync done"
-    asyncio.run(scenario())
-
-
-def test_awaiting_async_endpoint_does_not_hold_up_sync_ones(transport, topic):
-    async def scenario():
-        endpoint = Mixed()
-        client = _client(transport, topic)
-        async with _serve(transport, topic, endpoint):
-            waiting = asyncio.ensure_future(client.call({}, "async_block"))
-            await async_wait_for(lambda: endpoint.blocked == ["async"], message="async_block")
-            assert await client.call({}, "sync_add", a=2, b=2) == 4
+            waiting = asyncio.ensure_future(client.call({}, f"{blocked}_block"))
+            await async_wait_for(lambda: endpoint.blocked == [blocked], message=blocked)
+            assert await client.call({}, f"{other}_add", a=1, b=2) == 3
             assert not waiting.done()
+            endpoint.sync_gate.set()
             endpoint.async_gate.set()
-            assert await waiting == "async done"
+            assert await waiting == f"{blocked} done"
     asyncio.run(scenario())
 
 

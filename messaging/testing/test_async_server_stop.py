@@ -8,31 +8,22 @@ import threading
 import pytest
 
 import messaging
-from messaging.testing.async_helpers import async_wait_for
+from messaging.testing.async_helpers import Gated, async_wait_for
 from messaging.testing.helpers import wait_for
 
 WAIT = 20.0
 
 
-class Gated:
+class ThreadGated(Gated):
     def __init__(self) -> None:
-        self.gate = asyncio.Event()
+        super().__init__()
         self.thread_gate = threading.Event()
-        self.arrived: list[int] = []
-
-    async def held(self, ctxt, n):
-        self.arrived.append(n)
-        await self.gate.wait()
-        return n
 
     async def held_by_thread(self, ctxt, n):
         """Gated from another thread (the server owns the loop this runs on)."""
         self.arrived.append(n)
         await asyncio.get_running_loop().run_in_executor(None, self.thread_gate.wait, WAIT)
         return n
-
-    async def echo(self, ctxt, value):
-        return value
 
 
 def _server(transport, topic, endpoint):
@@ -72,7 +63,7 @@ def test_stopped_server_takes_no_new_calls(transport, topic):
 
 
 def test_sync_stop_and_wait_with_calls_in_flight_on_the_servers_own_loop(transport, topic):
-    endpoint = Gated()
+    endpoint = ThreadGated()
     server = _server(transport, topic, endpoint)
     server.start()
     client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=WAIT)
@@ -121,8 +112,7 @@ def test_server_runs_at_most_pool_size_coroutines_at_once(transport, topic):
                 active[0] -= 1
                 return n
 
-        server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                          [Counted()], executor="asyncio")
+        server = _server(transport, topic, Counted())
         client = messaging.get_async_rpc_client(transport, messaging.Target(topic=topic),
                                                 timeout=WAIT)
         await server.astart(override_pool_size=3)
