@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import threading
@@ -21,10 +22,12 @@ from .exceptions import ExecutorLoadFailure
 from .steps import is_async_callable
 
 __all__ = ["EXECUTOR_NAMESPACE", "AsyncioExecutor", "BlockingExecutor", "ThreadingExecutor",
-           "load_executor"]
+           "load_executor", "start_threads"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Seconds to wait for a pool's threads to start before going on without them.
+_THREAD_START_TIMEOUT = 30.0
 
 EXECUTOR_NAMESPACE = "messaging.executors"
 
@@ -89,7 +92,13 @@ class AsyncioExecutor(concurrent.futures.Executor):
         self._shutdown = False
 
     def use_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """Run coroutines on ``loop`` (None: a loop of the executor's own, in its own thread)."""
+        """Run coroutines on ``loop`` (None: a loop of the executor's own, in its own thread).
+
+        Also starts the pool's threads now: starting a thread waits for it to
+        run, which must not happen later on the loop, when work is handed to
+        the pool. (A server calls this from ``start``, off the loop.)
+        """
+        start_threads(self._threads(), self._max_workers)
         with self._lock:
             if self._loop is not None:
                 raise RuntimeError("the executor already runs on a loop")
@@ -187,6 +196,24 @@ class AsyncioExecutor(concurrent.futures.Executor):
                 return
             if wait and owned is not threading.current_thread():
                 owned.join()
+
+
+def start_threads(pool: concurrent.futures.ThreadPoolExecutor, count: int) -> None:
+    """Make ``pool`` start ``count`` threads now: each task holds its thread until all started.
+
+    A pool otherwise starts a thread inside ``submit`` when none is idle, and
+    starting a thread waits for it to run: on an event loop that is a stall.
+    """
+    started = threading.Barrier(count + 1)
+
+    def hold() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            started.wait(_THREAD_START_TIMEOUT)
+
+    for _ in range(count):
+        pool.submit(hold)
+    with contextlib.suppress(threading.BrokenBarrierError):
+        started.wait(_THREAD_START_TIMEOUT)
 
 
 def _run_owned_loop(loop: asyncio.AbstractEventLoop) -> None:
