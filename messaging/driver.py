@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from .exceptions import MessagingTimeout
+from .executors import start_threads
 from .target import Target
 from .url import TransportURL
 
@@ -316,6 +317,8 @@ class Driver(abc.ABC):
                     self._submit_pool = concurrent.futures.ThreadPoolExecutor(
                         max_workers=self.submit_workers,
                         thread_name_prefix=f"messaging-{self.url.scheme}-submit")
+                    # all at once, so later submits (maybe on an event loop) never start one
+                    start_threads(self._submit_pool, self.submit_workers)
                 pool = self._submit_pool
         return pool.submit(fn)
 
