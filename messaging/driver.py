@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-from .exceptions import MessagingTimeout
+from .exceptions import MessageDeliveryFailure, MessagingTimeout
 from .executors import start_threads
 from .target import Target
 from .url import TransportURL
@@ -296,20 +297,45 @@ class Driver(abc.ABC):
         """
         return self._run_in_pool(lambda: self.call(
             target, ctxt, message, timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-            retry=retry))
+            retry=retry), MessagingTimeout)
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:
         """Like :meth:`cast`, returning a future that completes once the bus took the message."""
-        return self._run_in_pool(lambda: self.cast(target, ctxt, message, retry=retry))
+        return self._run_in_pool(lambda: self.cast(target, ctxt, message, retry=retry),
+                                 MessageDeliveryFailure)
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                       *, version: float = 2.0, retry: int | None = None) -> Future[None]:
         """Like :meth:`notify`, returning a future that completes once the bus took it."""
         return self._run_in_pool(lambda: self.notify(target, ctxt, message, version=version,
-                                                     retry=retry))
+                                                     retry=retry), MessageDeliveryFailure)
 
-    def _run_in_pool(self, fn: Callable[[], T]) -> Future[T]:
+    def _run_in_pool(self, fn: Callable[[], T], unsent: Callable[[str], Exception],
+                     ) -> Future[T]:
+        """Run a synchronous verb on the pool; the returned future gets its outcome.
+
+        Cancelling the returned future abandons the outcome, not the verb:
+        a submitted request is sent, as with drivers whose futures are native.
+        A verb the pool never ran (the driver was cleaned up first) ends its
+        future with ``unsent(reason)``.
+        """
+        work = self._submit_pool_started().submit(fn)
+        outcome: Future[T] = Future()
+
+        def forward(done: Future[T]) -> None:
+            with contextlib.suppress(InvalidStateError):  # cancelled: nobody wants it
+                if done.cancelled():
+                    outcome.set_exception(unsent("the transport was cleaned up first"))
+                elif (error := done.exception()) is not None:
+                    outcome.set_exception(error)
+                else:
+                    outcome.set_result(done.result())
+
+        work.add_done_callback(forward)
+        return outcome
+
+    def _submit_pool_started(self) -> concurrent.futures.ThreadPoolExecutor:
         pool = self._submit_pool
         if pool is None:
             with self._submit_lock:
@@ -320,7 +346,7 @@ class Driver(abc.ABC):
                     # all at once, so later submits (maybe on an event loop) never start one
                     start_threads(self._submit_pool, self.submit_workers)
                 pool = self._submit_pool
-        return pool.submit(fn)
+        return pool
 
     # -- receiving and lifecycle ---------------------------------------------------
 
