@@ -12,7 +12,6 @@ Exit status: 0 success, 1 the server raised (the remote error is printed),
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -93,7 +92,7 @@ def _url(text: str) -> str:
         hosts = tuple(h if h.password is not None else
                       TransportHost(h.hostname, h.port, h.username or "guest", password)
                       for h in url.hosts)
-        url = dataclasses.replace(url, hosts=hosts)
+        url = url.with_hosts(hosts)
     return str(url)
 
 

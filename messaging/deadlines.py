@@ -23,6 +23,7 @@ from collections.abc import Callable
 __all__ = ["Deadlines", "TimerHandle", "schedule"]
 
 LOG = logging.getLogger(__name__)
+_CREATE_LOCK = threading.Lock()
 
 
 class TimerHandle:
@@ -45,11 +46,24 @@ class Deadlines:
 
     def __init__(self, name: str = "messaging-deadlines") -> None:
         self._name = name
-        self._cond = threading.Condition(threading.Lock())
+        # Made on first use, not at import: a process that imports the library and
+        # then monkey-patches with eventlet must get a green lock here, or the timer
+        # thread would block every green thread while it waits.
+        self._cond_or_none: threading.Condition | None = None
         self._heap: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._pid = 0
+
+    @property
+    def _cond(self) -> threading.Condition:
+        cond = self._cond_or_none
+        if cond is None:
+            with _CREATE_LOCK:  # never held across a wait, so safe even if it is a real lock
+                if self._cond_or_none is None:
+                    self._cond_or_none = threading.Condition(threading.Lock())
+                cond = self._cond_or_none
+        return cond
 
     def at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` on the timer thread at monotonic time ``when``."""

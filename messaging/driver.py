@@ -92,6 +92,15 @@ class Capabilities:
     :param publisher_confirms: casts and notifications are confirmed by the bus.
     :param brokered: messages pass through a broker that can be down or
         unreachable (the kit then checks the driver's behaviour when it is).
+    :param mandatory: the driver can tell when no queue takes a request. It
+        then accepts a keyword ``mandatory: bool = False`` on ``call``,
+        ``cast``, ``submit_call`` and ``submit_cast`` (all four: the base
+        class's derived forms do not pass it on), and with ``mandatory=True``
+        fails at once with ``MessageUndeliverable`` instead of dropping an
+        unroutable request. The transport passes it only when a client asked
+        (``TransportOptions(at_least_once=True)``, fanout excepted as in
+        oslo.messaging), and raises ``NotSupported`` itself for a driver
+        without this capability.
     """
 
     fanout: bool = True
@@ -104,6 +113,7 @@ class Capabilities:
     notification_delivery: Delivery = "at-least-once"
     publisher_confirms: bool = False
     brokered: bool = True
+    mandatory: bool = False
 
 
 @dataclass(frozen=True)

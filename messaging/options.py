@@ -1,9 +1,9 @@
 """Options as data: one table per group, read from any configuration source.
 
-``conf`` may be an oslo.config ``ConfigOpts`` (options are read if the
-application registered them, see :func:`register_opts`; nothing is
-registered behind its back), a plain mapping (flat for ``DEFAULT``, nested
-by group name otherwise) or ``None``. Drivers let the transport URL's query
+``conf`` may be an oslo.config ``ConfigOpts`` (the options are registered
+on it when the library is handed it, as oslo.messaging does, see
+:func:`register_opts`), a plain mapping (flat for ``DEFAULT``, nested by
+group name otherwise) or ``None``. Drivers let the transport URL's query
 override their options; an unknown key or a bad value raises
 :class:`InvalidTransportURL` naming it.
 """
@@ -17,7 +17,8 @@ from typing import Any
 from .exceptions import InvalidTransportURL
 
 __all__ = ["Option", "DEFAULT_OPTIONS", "resolve_options", "read_option", "register_opts",
-           "list_opts", "OPTION_GROUPS", "all_option_groups"]
+           "ensure_registered", "is_config_opts", "list_opts", "set_opt_default",
+           "OPTION_GROUPS", "all_option_groups"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -34,6 +35,9 @@ class Option:
     choices: tuple[Any, ...] | None = None
     deprecated_names: tuple[str, ...] = ()
     secret: bool = False
+    #: A list given by repeating the option in a configuration file (oslo.config's
+    #: ``MultiStrOpt``) rather than as one comma-separated value.
+    multi: bool = False
 
     def coerce(self, raw: Any) -> Any:
         """Convert a raw value (often a string from a URL) to this option's type."""
@@ -144,40 +148,82 @@ def resolve_options(conf: Any, group: str, options: Sequence[Option],
     return values
 
 
-def list_opts() -> list[tuple[str, list[Any]]]:
-    """oslo.config ``Opt`` objects per group (for oslo-config-generator); needs oslo.config."""
+_CFG_OPTS: dict[str, list[Any]] = {}
+
+
+def _cfg_opts(group: str, options: Sequence[Option]) -> list[Any]:
+    """oslo.config ``Opt`` objects of one group, built once and shared.
+
+    Every registration uses the same objects, so registering twice is a no-op
+    and :func:`set_opt_default` reaches every ConfigOpts they are on.
+    """
+    cached = _CFG_OPTS.get(group)
+    if cached is not None:
+        return cached
     from oslo_config import cfg
 
     kinds = {str: cfg.StrOpt, int: cfg.IntOpt, float: cfg.FloatOpt, bool: cfg.BoolOpt,
              list: cfg.ListOpt}
-    out = []
-    for group, options in all_option_groups().items():
-        opts = []
-        for o in options:
-            kw: dict[str, Any] = {"default": o.default, "help": o.help}
-            if o.secret:
-                kw["secret"] = True
-            if o.choices is not None and o.type is str:
-                kw["choices"] = list(o.choices)
-            if o.deprecated_names:
-                kw["deprecated_opts"] = [cfg.DeprecatedOpt(n) for n in o.deprecated_names]
-            opts.append(kinds[o.type](o.name, **kw))
-        out.append((group, opts))
-    return out
+    opts = []
+    for o in options:
+        kw: dict[str, Any] = {"default": o.default, "help": o.help}
+        if o.secret:
+            kw["secret"] = True
+        if o.choices is not None and o.type is str:
+            kw["choices"] = list(o.choices)
+        if o.deprecated_names:
+            kw["deprecated_opts"] = [cfg.DeprecatedOpt(n) for n in o.deprecated_names]
+        kind = cfg.MultiStrOpt if o.multi else kinds[o.type]
+        opts.append(kind(o.name, **kw))
+    return _CFG_OPTS.setdefault(group, opts)
+
+
+def list_opts() -> list[tuple[str, list[Any]]]:
+    """oslo.config ``Opt`` objects per group (for oslo-config-generator); needs oslo.config.
+
+    Returns copies, so a tool that changes them changes nothing here.
+    """
+    import copy
+
+    return [(group, copy.deepcopy(_cfg_opts(group, options)))
+            for group, options in all_option_groups().items()]
+
+
+def set_opt_default(group: str, name: str, default: Any) -> None:
+    """Change the default of an option wherever it is (or will be) registered."""
+    for opt in _cfg_opts(group, all_option_groups()[group]):
+        if opt.name == name:
+            opt.default = default
+
+
+def is_config_opts(conf: Any) -> bool:
+    """True if ``conf`` is an oslo.config ``ConfigOpts`` (something options register on)."""
+    return callable(getattr(conf, "register_opt", None))
 
 
 def register_opts(conf: Any, groups: Iterable[str] | None = None) -> None:
-    """Register our options on an oslo.config object, when the application asks to.
+    """Register our options on an oslo.config object.
 
-    Registration is explicit: the library never touches a ``ConfigOpts``
-    (least of all the global ``cfg.CONF``) unless this is called.
+    The library never touches a ``ConfigOpts`` it was not given (least of
+    all the global ``cfg.CONF``). It registers on one it is given, as
+    oslo.messaging does, because oslo.config reads nothing from a
+    configuration file for an option that is not registered: the transport
+    factories, ``TransportURL.parse(conf)`` and the logging handlers do it
+    (:func:`ensure_registered`). Call it yourself to read the options before that.
     """
-    for group, opts in list_opts():
+    tables = all_option_groups()
+    for group, options in tables.items():
         if groups is not None and group not in groups:
             continue
-        for opt in opts:
+        for opt in _cfg_opts(group, options):
             try:
                 conf.register_opt(opt, group=None if group == "DEFAULT" else group)
             except Exception as exc:  # DuplicateOptError: already registered differently
                 if type(exc).__name__ != "DuplicateOptError":
                     raise
+
+
+def ensure_registered(conf: Any, groups: Iterable[str] | None = None) -> None:
+    """:func:`register_opts` when ``conf`` is an oslo.config ``ConfigOpts``; else nothing."""
+    if is_config_opts(conf):
+        register_opts(conf, groups)

@@ -5,6 +5,12 @@ kwargs. The client rebuilds the original type only for built-in exceptions
 and modules on its allow-list; anything else becomes
 :class:`~messaging.exceptions.RemoteError`. Nothing is unpickled or
 evaluated, and no module outside the allow-list is imported.
+
+This library's own errors (``NoSuchMethod``, ``UnsupportedVersion``, ...)
+come back as both: an oslo.messaging caller receives them as
+``RemoteError`` with ``exc_type`` set and code says
+``except messaging.RemoteError``, while code written for this library says
+``except messaging.NoSuchMethod``; the rebuilt exception satisfies either.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import builtins
 import importlib
 import json
 import logging
+import re
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -74,6 +81,25 @@ def _find_class(module: str, name: str, allowed: frozenset[str]) -> type[BaseExc
     return None
 
 
+#: oslo.messaging builds these from their constructor arguments but sends only the
+#: message: read the arguments back from it, so ``exc.method`` is the method.
+_OSLO_MESSAGES = {
+    "NoSuchMethod": re.compile(r"Endpoint does not support RPC method (?P<method>.*)\Z", re.S),
+    "UnsupportedVersion": re.compile(
+        r"Endpoint does not support RPC version (?P<version>.*)\. "
+        r"Attempted method: (?P<method>.*)\Z", re.S),
+}
+
+
+def _from_oslo_message(name: str, message: str, args: Any) -> tuple[Any, dict[str, Any]]:
+    """Constructor arguments of one of our errors, from an oslo peer's failure."""
+    pattern = _OSLO_MESSAGES.get(name)
+    found = pattern.match(message) if pattern is not None else None
+    if found is None:
+        return args, {}
+    return [], {k: (None if v == "None" else v) for k, v in found.groupdict().items()}
+
+
 def deserialize_exception(data: Mapping[str, Any] | str,
                           allowed_modules: Iterable[str] = ()) -> BaseException:
     """Rebuild the exception ``data`` describes, or a :class:`RemoteError`."""
@@ -94,14 +120,49 @@ def deserialize_exception(data: Mapping[str, Any] | str,
         return _exc.RemoteError(name, message, tb_text)
     args = data.get("args") or []
     kwargs = data.get("kwargs") or {}
+    if module.startswith("oslo_messaging") and not kwargs:
+        args, kwargs = _from_oslo_message(name, message, args)
     try:
         exc = cls(*args, **kwargs) if isinstance(args, list) and isinstance(kwargs, dict) \
             else cls(message)
     except Exception:
         LOG.debug("Could not rebuild %s.%s from its arguments", module, name, exc_info=True)
         return _exc.RemoteError(name, message, tb_text)
+    if isinstance(exc, _exc.MessagingException) and not isinstance(exc, _exc.RemoteError):
+        exc = _as_remote_error(exc, name, message, tb_text)
     add_note = getattr(exc, "add_note", None)  # Python 3.11+
     if tb_text and add_note is not None:
         add_note("Remote traceback:\n" + tb_text.rstrip())
     exc.remote_traceback = tb_text  # type: ignore[attr-defined]
+    return exc
+
+
+_REMOTE_CLASSES: dict[type[BaseException], type[BaseException]] = {}
+
+
+def _remote_class(cls: type[BaseException]) -> type[BaseException]:
+    """``cls`` that is also a :class:`RemoteError`, named ``<Name>_Remote`` as oslo's are."""
+    dual = _REMOTE_CLASSES.get(cls)
+    if dual is None:
+        def __str__(self: Any) -> str:  # what an oslo.messaging caller reads
+            return f"Remote error: {self.exc_type} {self.value}\n{self.traceback}."
+
+        dual = type(f"{cls.__name__}{_SUFFIX}", (cls, _exc.RemoteError),
+                    {"__module__": f"{cls.__module__}{_SUFFIX}", "__str__": __str__,
+                     "__doc__": f"A remote {cls.__name__}, also a RemoteError."})
+        dual = _REMOTE_CLASSES.setdefault(cls, dual)
+    return dual
+
+
+def _as_remote_error(exc: BaseException, name: str, message: str,
+                     tb_text: str) -> BaseException:
+    """Make a rebuilt exception of ours also a :class:`RemoteError` carrying the remote text."""
+    try:
+        exc.__class__ = _remote_class(type(exc))
+    except TypeError:  # an exotic layout: keep the typed exception
+        return exc
+    # RemoteError's attributes (oslo callers read them), next to the type's own.
+    exc.exc_type = name  # type: ignore[attr-defined]
+    exc.value = message  # type: ignore[attr-defined]
+    exc.traceback = tb_text  # type: ignore[attr-defined]
     return exc

@@ -55,7 +55,9 @@ class NoOpSerializer(Serializer):
 class JsonPayloadSerializer(NoOpSerializer):
     """Converts entities to JSON primitives (datetimes, sets, objects with ``to_dict``)."""
 
-    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+    @staticmethod
+    def serialize_entity(context: Any, entity: Any) -> Any:
+        """A static method, as oslo's (``JsonPayloadSerializer.serialize_entity(ctxt, x)``)."""
         return json.loads(dumps(entity))
 
 

@@ -25,14 +25,21 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .driver import IncomingMessage, Listener
-from .exceptions import InvalidTarget, ServerListenError
+from .exceptions import (  # the last three are re-exported at oslo's module path
+    ExecutorLoadFailure,
+    InvalidTarget,
+    MessagingServerError,
+    ServerListenError,
+)
 from .executors import AsyncioExecutor, load_executor
+from .green import server_executor
 from .steps import Step, Steps, run_steps, run_steps_async
 
 if TYPE_CHECKING:
     from .transport import Transport
 
-__all__ = ["Dispatcher", "MessageHandlingServer"]
+__all__ = ["Dispatcher", "ExecutorLoadFailure", "MessageHandlingServer", "MessagingServerError",
+           "ServerListenError"]
 
 LOG = logging.getLogger(__name__)
 _POLL_INTERVAL = 1.0
@@ -90,8 +97,9 @@ class MessageHandlingServer:
     def __init__(self, transport: Transport, dispatcher: Dispatcher,
                  executor: str | None = None) -> None:
         self.transport = transport
+        self.conf = transport.conf  # as oslo's servers
         self.dispatcher = dispatcher
-        self.executor_type = executor or "threading"
+        self.executor_type = server_executor(executor)  # "eventlet" where threads are green
         load_executor(self.executor_type, 1).shutdown(wait=False)  # fail early on a bad name
         self._lock = threading.RLock()
         self._running = False

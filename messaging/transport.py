@@ -23,25 +23,33 @@ from .envelope import dumps
 from .exceptions import (
     DriverLoadFailure,
     InvalidTarget,
+    InvalidTransportURL,
     MessageDeliveryFailure,
     MessagingException,
     NotSupported,
     SerializationError,
 )
 from .target import Target
-from .url import TransportURL
+from .url import TransportHost, TransportURL
 
 __all__ = [
     "DRIVER_NAMESPACE",
     "DriverInfo",
+    "DriverLoadFailure",
+    "InvalidTransportURL",
     "NotificationTransport",
     "RPCTransport",
     "Transport",
+    "TransportHost",
+    "TransportOptions",
+    "TransportURL",
     "get_notification_transport",
     "get_rpc_transport",
     "get_transport",
     "installed_drivers",
     "set_transport_defaults",
+    "warn_unless_notification",
+    "warn_unless_rpc",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +62,31 @@ _defaults: dict[str, Any] = {}
 def set_transport_defaults(control_exchange: str) -> None:
     """Set the process-wide default exchange used when conf does not name one."""
     _defaults["control_exchange"] = control_exchange
+    try:  # oslo.config: the registered option's default, as oslo's cfg.set_defaults
+        _options.set_opt_default("DEFAULT", "control_exchange", control_exchange)
+    except ImportError:
+        pass
+
+
+class TransportOptions:
+    """Per-client options for sending, as oslo.messaging's.
+
+    :param at_least_once: a send that no queue can take fails at once with
+        :class:`~messaging.MessageUndeliverable` instead of being dropped
+        (a call then does not wait for its timeout). Needs a driver that can
+        tell (``capabilities.mandatory``); others raise ``NotSupported``.
+    """
+
+    def __init__(self, at_least_once: bool = False) -> None:
+        self._at_least_once = bool(at_least_once)
+
+    @property
+    def at_least_once(self) -> bool:
+        """True if an unroutable send must fail instead of being dropped."""
+        return self._at_least_once
+
+    def __repr__(self) -> str:
+        return f"TransportOptions(at_least_once={self._at_least_once})"
 
 
 class Transport:
@@ -62,10 +95,10 @@ class Transport:
     def __init__(self, driver: Driver, conf: Any = None,
                  allowed_remote_exmods: Iterable[str] = ()) -> None:
         self.driver = driver
-        self.conf = conf
+        self.conf = driver.conf if conf is None else conf
         self.url = driver.url
         self.allowed_remote_exmods = tuple(allowed_remote_exmods)
-        core = _options.resolve_options(conf, "DEFAULT", _options.DEFAULT_OPTIONS)
+        core = _options.resolve_options(self.conf, "DEFAULT", _options.DEFAULT_OPTIONS)
         self.rpc_response_timeout: float = core["rpc_response_timeout"]
         self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
 
@@ -75,8 +108,13 @@ class Transport:
         return self.driver.capabilities
 
     def _check_send(self, target: Target, ctxt: Mapping[str, Any],
-                    message: Mapping[str, Any]) -> None:
-        """Refuse, before the driver sees it, what no bus can carry."""
+                    message: Mapping[str, Any]) -> Target:
+        """Refuse, before the driver sees it, what no bus can carry.
+
+        Returns the copy of ``target`` the driver gets: a Target is mutable,
+        and a send in flight (or waiting for a reconnect) must not follow
+        later changes to the caller's object.
+        """
         if not target.topic:
             raise InvalidTarget("A topic is required to send", target)
         if target.fanout and not self.driver.capabilities.fanout:
@@ -86,55 +124,81 @@ class Transport:
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"Cannot send {message.get('method') or 'the message'} "
                                      f"to {target}: {exc}") from None
+        return target.copy()
+
+    def _mandatory(self, target: Target, mandatory: bool) -> dict[str, bool]:
+        """The driver keyword for an unroutable-means-error send, or NotSupported.
+
+        As oslo.messaging, a fanout cast is never mandatory (nothing tells how
+        many servers should have had it).
+        """
+        if not mandatory or target.fanout:
+            return {}
+        if not self.driver.capabilities.mandatory:
+            raise NotSupported(f"driver {self.url.scheme!r} cannot report a request that no "
+                               f"queue takes (TransportOptions(at_least_once=True))")
+        return {"mandatory": True}
 
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
-             retry: int | None = None) -> Reply:
-        """Send a request and wait for its reply (see :meth:`Driver.call`)."""
-        self._check_send(target, ctxt, message)
-        return self._guard(target, lambda: self.driver.call(
+             retry: int | None = None, mandatory: bool = False) -> Reply:
+        """Send a request and wait for its reply (see :meth:`Driver.call`).
+
+        With ``mandatory`` a request no queue takes raises
+        :class:`~messaging.MessageUndeliverable` at once (``at_least_once``).
+        """
+        target = self._check_send(target, ctxt, message)
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver  # ``mandatory`` is a keyword of capable drivers only
+        return self._guard(target, lambda: driver.call(
             target, ctxt, message, timeout=timeout,
-            call_monitor_timeout=call_monitor_timeout, retry=retry))
+            call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             retry: int | None = None) -> None:
-        """Send a request without waiting (see :meth:`Driver.cast`)."""
-        self._check_send(target, ctxt, message)
-        self._guard(target, lambda: self.driver.cast(target, ctxt, message, retry=retry))
+             retry: int | None = None, mandatory: bool = False) -> None:
+        """Send a request without waiting (see :meth:`Driver.cast`); ``mandatory``: :meth:`call`."""
+        target = self._check_send(target, ctxt, message)
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        self._guard(target, lambda: driver.cast(target, ctxt, message, retry=retry, **extra))
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish a notification (see :meth:`Driver.notify`)."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         self._guard(target, lambda: self.driver.notify(
             target, ctxt, message, version=version, retry=retry))
 
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
-                    retry: int | None = None) -> Future[Reply]:
+                    retry: int | None = None, mandatory: bool = False) -> Future[Reply]:
         """Send a request; the future gets the reply (see :meth:`Driver.submit_call`).
 
         Invalid targets and messages raise at once; the future raises only
         :class:`~messaging.MessagingException` subclasses. Cancelling it
-        abandons the call.
+        abandons the call. ``mandatory`` as :meth:`call`.
         """
-        self._check_send(target, ctxt, message)
-        return self._guard_future(target, lambda: self.driver.submit_call(
+        target = self._check_send(target, ctxt, message)
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        return self._guard_future(target, lambda: driver.submit_call(
             target, ctxt, message, timeout=timeout,
-            call_monitor_timeout=call_monitor_timeout, retry=retry))
+            call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
-                    *, retry: int | None = None) -> Future[None]:
-        """Send a request; the future completes once the bus took it."""
-        self._check_send(target, ctxt, message)
-        return self._guard_future(target, lambda: self.driver.submit_cast(
-            target, ctxt, message, retry=retry))
+                    *, retry: int | None = None, mandatory: bool = False) -> Future[None]:
+        """Send a request; the future completes once the bus took it (``mandatory``: see call)."""
+        target = self._check_send(target, ctxt, message)
+        extra = self._mandatory(target, mandatory)
+        driver: Any = self.driver
+        return self._guard_future(target, lambda: driver.submit_cast(
+            target, ctxt, message, retry=retry, **extra))
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
                       message: Mapping[str, Any], *, version: float = 2.0,
                       retry: int | None = None) -> Future[None]:
         """Publish a notification; the future completes once the bus took it."""
-        self._check_send(target, ctxt, message)
+        target = self._check_send(target, ctxt, message)
         return self._guard_future(target, lambda: self.driver.submit_notify(
             target, ctxt, message, version=version, retry=retry))
 
@@ -142,15 +206,18 @@ class Transport:
         """Subscribe an RPC server; needs ``topic`` and ``server``."""
         if not (target.topic and target.server):
             raise InvalidTarget("A server's target must have topic and server names", target)
-        return self.driver.listen(target)
+        return self.driver.listen(target.copy())
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
         """Subscribe a notification listener to each ``(target, priority)``."""
-        for target, _priority in targets_and_priorities:
+        pairs: list[tuple[Target, str]] = []
+        for target, priority in targets_and_priorities:
             if not target.topic:
                 raise InvalidTarget("A target must have a topic specified", target)
-        return self.driver.listen_for_notifications(targets_and_priorities, pool)
+            if (target, priority) not in pairs:  # by value: Targets hash by identity
+                pairs.append((target.copy(), priority))
+        return self.driver.listen_for_notifications(pairs, pool)
 
     @staticmethod
     def _guard(target: Target, send: Callable[[], T]) -> T:
@@ -215,6 +282,20 @@ class NotificationTransport(Transport):
     """A transport meant for notifications."""
 
 
+def warn_unless_rpc(transport: Transport) -> None:
+    """Log oslo.messaging's warning when RPC is built on a notification transport."""
+    if not isinstance(transport, RPCTransport):
+        LOG.warning("Using notification transport for RPC. Please use get_rpc_transport to "
+                    "obtain an RPC transport instance.")
+
+
+def warn_unless_notification(transport: Transport) -> None:
+    """Log oslo.messaging's warning when notifications are built on an RPC transport."""
+    if not isinstance(transport, NotificationTransport):
+        LOG.warning("Using RPC transport for notifications. Please use "
+                    "get_notification_transport to obtain a notification transport instance.")
+
+
 def _default_exchange(conf: Any) -> str:
     found = _options.resolve_options(conf, "DEFAULT", _options.DEFAULT_OPTIONS)
     if "control_exchange" in _defaults and _options._lookup(
@@ -247,12 +328,15 @@ def _load_driver(conf: Any, url: TransportURL) -> Driver:
 
 def _make(conf: Any, url: str | TransportURL | None, allowed_remote_exmods: Iterable[str] | None,
           transport_cls: type[Transport], fallback_group: str | None = None) -> Transport:
-    if url is None and fallback_group is not None:
+    # oslo.config reads a file's values only for registered options: register ours
+    # on the ConfigOpts we are handed (as oslo.messaging does), never on another.
+    _options.ensure_registered(conf)
+    if not url and fallback_group is not None:
         opt = _options.Option("transport_url", str, None, "", secret=True)
         url = _options.read_option(conf, fallback_group, opt)
-    if url is None:
+    if not url:
         url = _options.read_option(conf, "DEFAULT", _options.DEFAULT_OPTIONS[0])
-    parsed = TransportURL.parse(url)
+    parsed = TransportURL.parse(conf, url)
     driver = _load_driver(conf, parsed)
     LOG.debug("Loaded driver %s for %r", type(driver).__name__, parsed)
     return transport_cls(driver, conf, allowed_remote_exmods or ())

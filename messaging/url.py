@@ -3,6 +3,7 @@
 Parsing is strict enough to name the bad part of a URL, and the password
 never leaves this module in clear text except through :meth:`TransportURL.
 __str__`, which a caller uses only to hand the URL to a client library.
+Signatures, ``str()``, equality and hashing are oslo.messaging's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from .exceptions import InvalidTransportURL
 
@@ -49,29 +51,88 @@ class TransportHost:
         return out
 
 
-@dataclass(frozen=True)
-class TransportURL:
-    """A parsed transport URL; immutable, hashable, round-trips through ``str()``.
+_UNSET: Any = object()
+_URL_ARGS = ("conf", "transport", "virtual_host", "hosts", "query")
 
+
+class TransportURL:
+    """A parsed transport URL: a value (read-only), hashable, printable with ``str()``.
+
+    Built as oslo.messaging builds it, ``TransportURL(conf, transport,
+    virtual_host, hosts, query)``; ``conf`` may be left out
+    (``TransportURL('rabbit', 'vhost', hosts)``: a string where ``conf``
+    goes is the transport). Without ``conf`` the earlier order of this
+    library, ``TransportURL('rabbit', hosts, 'vhost', query)``, still works.
     ``query`` maps each key to its value; a key repeated in the URL gets its
-    values joined with ``,`` as oslo.messaging does (``a=1&a=2`` -> ``'1,2'``).
+    values joined with ``,``
+    (``a=1&a=2`` -> ``'1,2'``). Equality and hash compare the transport,
+    virtual host and hosts, not the query, as oslo.messaging's do.
     """
 
+    __slots__ = ("conf", "hosts", "query", "transport", "virtual_host")
+
+    conf: Any
     transport: str
-    hosts: tuple[TransportHost, ...] = ()
-    virtual_host: str | None = None
-    query: Mapping[str, str] = field(default_factory=dict)
+    virtual_host: str | None
+    hosts: tuple[TransportHost, ...]
+    query: Mapping[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = list(_URL_ARGS)
+        if args and isinstance(args[0], str):  # no conf: the transport comes first
+            names.remove("conf")
+        if len(args) > len(names):
+            raise TypeError(f"TransportURL takes at most {len(names)} positional arguments "
+                            f"({', '.join(names)})")
+        values: dict[str, Any] = dict(zip(names, args, strict=False))
+        if "conf" not in names and isinstance(values.get("virtual_host"), (list, tuple)):
+            # this library's first order, (transport, hosts, virtual_host, query): a
+            # virtual host is never a sequence, so the two cannot be confused
+            values["virtual_host"], values["hosts"] = values.get("hosts"), values["virtual_host"]
+        for key, value in kwargs.items():
+            if key not in _URL_ARGS:
+                raise TypeError(f"TransportURL got an unexpected keyword argument {key!r}")
+            if key in values:
+                raise TypeError(f"TransportURL got multiple values for argument {key!r}")
+            values[key] = value
+        hosts = tuple(values.get("hosts") or ())
+        for host in hosts:
+            if not isinstance(host, TransportHost):
+                raise TypeError(f"hosts must be TransportHost objects, not {host!r}")
+        object.__setattr__(self, "conf", values.get("conf"))
+        object.__setattr__(self, "transport", values.get("transport"))
+        object.__setattr__(self, "virtual_host", values.get("virtual_host"))
+        object.__setattr__(self, "hosts", hosts)
+        object.__setattr__(self, "query", dict(values.get("query") or {}))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"TransportURL is read-only; build another to change {name!r}")
 
     @property
     def scheme(self) -> str:
         """The driver name: the part of the transport before any ``+``."""
-        return self.transport.split("+", 1)[0]
+        return (self.transport or "").split("+", 1)[0]
 
     @classmethod
-    def parse(cls, url: str | TransportURL) -> TransportURL:
-        """Parse ``url``; raise :class:`InvalidTransportURL` naming what is wrong."""
+    def parse(cls, conf: Any, url: Any = _UNSET) -> TransportURL:
+        """Parse a URL; raise :class:`InvalidTransportURL` naming what is wrong.
+
+        Called as oslo.messaging's ``TransportURL.parse(conf, url=None)``
+        (without ``url``, or with an empty one, ``conf``'s ``transport_url``
+        is parsed) or with the URL alone: ``TransportURL.parse('rabbit://h')``.
+        """
+        if url is _UNSET:
+            if isinstance(conf, (str, TransportURL)) or not _is_conf(conf):
+                conf, url = None, conf
+            else:
+                url = None
         if isinstance(url, TransportURL):
             return url
+        if not url and _is_conf(conf):
+            from . import options
+
+            options.ensure_registered(conf, ["DEFAULT"])
+            url = options.read_option(conf, "DEFAULT", options.DEFAULT_OPTIONS[0])
         if not isinstance(url, str):
             raise InvalidTransportURL(repr(url), f"Wrong URL type: {type(url).__name__}")
         shown = mask_url(url)
@@ -101,19 +162,25 @@ class TransportURL:
             raise InvalidTransportURL(shown, f"Invalid query {query_s!r}: {exc}") from None
         for key, value in pairs:
             query[key] = f"{query[key]},{value}" if key in query else value
-        return cls(scheme.lower(), hosts, vhost, query)
+        return cls(conf, scheme.lower(), vhost, hosts, query)
 
     def with_hosts(self, hosts: Iterable[TransportHost]) -> TransportURL:
         """Return a copy with other hosts (drivers use it for failover lists)."""
-        return TransportURL(self.transport, tuple(hosts), self.virtual_host, dict(self.query))
+        return TransportURL(self.conf, self.transport, self.virtual_host, tuple(hosts),
+                            self.query)
 
     def render(self, mask: bool) -> str:
-        """Render the URL; with ``mask`` the passwords are replaced by ``****``."""
-        out = f"{self.transport}://" + ",".join(h.netloc(mask) for h in self.hosts)
-        if self.virtual_host is not None:
-            out += "/" + quote(self.virtual_host, "")
+        """Render the URL as oslo.messaging does; with ``mask`` passwords read ``****``.
+
+        The host list is always followed by ``/`` and the virtual host is
+        quoted keeping ``/`` (``rabbit:///`` with no hosts, ``rabbit://h//vh``
+        for the virtual host ``/vh``), so the text is oslo.messaging's.
+        """
+        out = f"{self.transport}://" + ",".join(h.netloc(mask) for h in self.hosts) + "/"
+        if self.virtual_host:
+            out += quote(self.virtual_host)
         if self.query:
-            out += "?" + "&".join(f"{quote(k, '')}={quote(v, ',')}" for k, v in self.query.items())
+            out += "?" + urlencode(self.query, doseq=True)
         return out
 
     def __str__(self) -> str:
@@ -123,14 +190,23 @@ class TransportURL:
         return f"<TransportURL {self.render(mask=True)}>"
 
     def __hash__(self) -> int:
-        return hash((self.transport, self.hosts, self.virtual_host,
-                     tuple(sorted(self.query.items()))))
+        return hash((self.hosts, self.transport, self.virtual_host))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TransportURL):
             return NotImplemented
-        return (self.transport, self.hosts, self.virtual_host, dict(self.query)) == (
-            other.transport, other.hosts, other.virtual_host, dict(other.query))
+        return (self.transport, self.virtual_host, self.hosts) == (
+            other.transport, other.virtual_host, other.hosts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TransportURL, (None, self.transport, self.virtual_host, self.hosts,
+                               dict(self.query)))
+
+
+def _is_conf(conf: Any) -> bool:
+    """True for a configuration source: a ConfigOpts-like object or a mapping."""
+    return conf is not None and not isinstance(conf, (str, bytes, int, float)) and (
+        isinstance(conf, Mapping) or hasattr(conf, "register_opts"))
 
 
 def _parse_host(spec: str, shown: str) -> TransportHost:

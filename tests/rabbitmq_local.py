@@ -92,14 +92,21 @@ class PrivateNode:
     SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
     def __init__(self, vhost: str, tls: dict[str, str] | None = None,
-                 plugins: tuple[str, ...] = (), extra_config: str = "") -> None:
+                 plugins: tuple[str, ...] = (), extra_config: str = "",
+                 cookie: str | None = None) -> None:
         """``tls``: paths ``ca``, ``cert``, ``key``; the node then listens on TLS only
         and requires a client certificate signed by ``ca``. ``plugins`` are enabled
-        (e.g. ``rabbitmq_amqp1_0``); ``extra_config`` is appended to rabbitmq.conf."""
+        (e.g. ``rabbitmq_amqp1_0``); ``extra_config`` is appended to rabbitmq.conf;
+        ``cookie`` is the Erlang cookie (nodes of one cluster share it)."""
         self.vhost = vhost
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="msg-rabbit-node-")
         self.node = f"msgtest-{os.getpid()}-{self.port}@localhost"
+        if cookie is not None:
+            path = os.path.join(self.dir, ".erlang.cookie")
+            with open(path, "w") as f:
+                f.write(cookie)
+            os.chmod(path, 0o400)
         self.tls = tls
         self._proc: subprocess.Popen[bytes] | None = None
         for sub in ("mnesia", "log"):
@@ -178,6 +185,19 @@ class PrivateNode:
         out = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", self.node, "-q", *args],
                              env=self.env, capture_output=True, text=True, timeout=60)
         return out.stdout + out.stderr
+
+    def append_config(self, text: str) -> None:
+        """Add lines to rabbitmq.conf (before :meth:`start`)."""
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "a") as f:
+            f.write(text)
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL to its process group): a crash, not a shutdown."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
 
     def stop(self) -> None:
         """Stop the node (SIGTERM: a clean shutdown, about a second)."""

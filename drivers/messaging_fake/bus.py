@@ -14,12 +14,15 @@ The model is AMQP 0-9-1's, reduced to what oslo.messaging uses:
 - the default exchange routes to the queue named by the routing key
   (:meth:`Bus.publish_direct`, used for replies).
 
-Consumers are either *pull* (:class:`Consumer`, one per listener, possibly
-on several queues) or *push* (a queue's ``sink``, used by the reply waiter:
-the body is handed over in the publisher's thread, without the bus lock).
-Everything is event-driven: a publish wakes one waiting consumer of the
-queue through a :class:`threading.Condition` sharing the bus lock; nobody
-polls with sleeps.
+Consumers (:class:`Consumer`, one per listener, possibly on several queues)
+are given a queue's messages round-robin, as RabbitMQ gives them: RPC
+servers as *push* consumers (every message in turn, so casts to a topic
+spread evenly over its servers), notification listeners as *pull*
+consumers (only while waiting, so a busy pool member takes no more). A
+queue's ``sink`` is used by the reply waiter instead: the body is handed
+over in the publisher's thread, without the bus lock. Everything is
+event-driven: a message given to a consumer wakes it through a
+:class:`threading.Condition` sharing the bus lock; nobody polls with sleeps.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Queue:
 
     def __init__(self, name: str, sink: Sink | None = None) -> None:
         self.name = name
+        #: Messages not yet handed to a consumer (RabbitMQ's "ready" messages).
         self.messages: deque[StoredMessage] = deque()
         self.consumers: list[Consumer] = []
         self.bindings: set[tuple[str, str]] = set()
@@ -68,38 +72,71 @@ class Queue:
         self.sink = sink
         self._next = 0
 
-    def wake_one(self, exclude: Consumer | None = None) -> None:
-        """Wake one waiting consumer (round-robin), if any. Caller holds the bus lock."""
+    def dispatch(self) -> None:
+        """Hand waiting messages to consumers, round-robin. Caller holds the bus lock.
+
+        As RabbitMQ does: each message goes to the next consumer (in
+        subscription order) that can take one; a push consumer always can, a
+        pull consumer only while it waits in :meth:`Consumer.get`.
+        Messages nobody can take stay here.
+        """
+        now: float | None = None
+        while self.messages:
+            consumer = self._next_ready()
+            if consumer is None:
+                return
+            message = self.messages.popleft()
+            now = time.monotonic() if now is None else now
+            if message.expired(now):
+                LOG.debug("Dropping expired message from queue %s", self.name)
+                continue
+            consumer.give(self, message)
+
+    def _next_ready(self) -> Consumer | None:
         count = len(self.consumers)
         for i in range(count):
-            consumer = self.consumers[(self._next + i) % count]
-            if consumer is not exclude and consumer.waiting and not consumer.stopped:
-                self._next = (self._next + i + 1) % count
-                consumer.wake()
-                return
+            index = (self._next + i) % count
+            consumer = self.consumers[index]
+            if consumer.ready():
+                self._next = (index + 1) % count
+                return consumer
+        return None
 
     def __repr__(self) -> str:
         return f"<Queue {self.name} messages={len(self.messages)}>"
 
 
 class Consumer:
-    """A pull subscription to one or more queues of a bus.
+    """A subscription to one or more queues of a bus.
 
-    :meth:`get` blocks on a condition sharing the bus lock until one of the
-    queues has a message, the deadline passes, or :meth:`stop` is called.
+    A *push* consumer is given every message of its queues in turn with the
+    queues' other consumers, as RabbitMQ delivers to consumers without a
+    prefetch limit (oslo.messaging's default); RPC servers subscribe so,
+    which spreads a topic's casts round-robin over its servers. A *pull*
+    consumer is given messages only while it waits in :meth:`get`, so one
+    busy member of a notification pool leaves the rest to the others.
+    Messages given and not yet taken wait in the consumer's inbox.
     """
 
-    def __init__(self, bus: Bus, queues: Iterable[Queue]) -> None:
+    def __init__(self, bus: Bus, queues: Iterable[Queue], push: bool = False) -> None:
         self._bus = bus
         self._cond = threading.Condition(bus.lock)
         self.queues: list[Queue] = list(queues)
-        self.waiting = False
+        self.push = push
+        self.inbox: deque[tuple[Queue, StoredMessage]] = deque()
+        #: How many messages the current :meth:`get` asks for (0 when not waiting).
+        self.wanted = 0
         self.stopped = False
-        self._next = 0
 
-    def wake(self) -> None:
-        """Wake this consumer's blocked :meth:`get`. Caller holds the bus lock."""
-        self.waiting = False
+    def ready(self) -> bool:
+        """True if this consumer can be given a message now. Caller holds the bus lock."""
+        if self.stopped:
+            return False
+        return self.push or len(self.inbox) < self.wanted
+
+    def give(self, queue: Queue, message: StoredMessage) -> None:
+        """Put ``message`` in this consumer's inbox and wake it. Caller holds the bus lock."""
+        self.inbox.append((queue, message))
         self._cond.notify()
 
     def get(self, max_messages: int, timeout: float | None,
@@ -109,56 +146,64 @@ class Consumer:
         Returns an empty list when the timeout passed or the consumer was stopped.
         """
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        wanted = max(max_messages, 1)
         with self._bus.lock:
-            while True:
-                if self.stopped:
-                    return []
-                taken = self._take_locked(max(max_messages, 1))
-                if taken:
-                    return taken
-                if deadline is None:
-                    remaining = None
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+            try:
+                while True:
+                    if self.stopped:
                         return []
-                self.waiting = True
-                try:
+                    taken = self._take_locked(wanted)
+                    if taken:
+                        return taken
+                    self.wanted = wanted
+                    for queue in self.queues:  # what waits on the queues may come to us now
+                        queue.dispatch()
+                    if self.inbox:
+                        continue
+                    if deadline is None:
+                        remaining = None
+                    else:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            return []
                     self._cond.wait(remaining)
-                finally:
-                    self.waiting = False
+            finally:
+                self.wanted = 0
 
     def _take_locked(self, max_messages: int) -> list[tuple[Queue, StoredMessage]]:
         taken: list[tuple[Queue, StoredMessage]] = []
-        count = len(self.queues)
-        if not count:
-            return taken
         now = time.monotonic()
-        start = self._next
-        self._next = (self._next + 1) % count  # rotate so no queue starves the others
-        for i in range(count):
-            queue = self.queues[(start + i) % count]
-            while queue.messages and len(taken) < max_messages:
-                msg = queue.messages.popleft()
-                if msg.expired(now):
-                    LOG.debug("Dropping expired message from queue %s", queue.name)
-                    continue
-                taken.append((queue, msg))
-        for queue in self.queues:  # what we leave behind goes to another waiting consumer
-            if queue.messages:
-                queue.wake_one(exclude=self)
+        while self.inbox and len(taken) < max_messages:
+            queue, message = self.inbox.popleft()
+            if message.expired(now):
+                LOG.debug("Dropping expired message from queue %s", queue.name)
+                continue
+            taken.append((queue, message))
         return taken
 
+    def _give_back_locked(self) -> None:
+        """Return what was given and not taken to the queues' heads, for other consumers."""
+        returned = set()
+        while self.inbox:
+            queue, message = self.inbox.pop()  # last first, so the order is kept
+            if self._bus._queues.get(queue.name) is queue:
+                queue.messages.appendleft(message)
+                returned.add(queue.name)
+        for queue in self.queues:
+            if queue.name in returned:
+                queue.dispatch()
+
     def stop(self) -> None:
-        """Stop taking messages; a blocked :meth:`get` returns ``[]`` at once."""
+        """Stop taking messages; a blocked :meth:`get` returns ``[]`` at once.
+
+        Messages given to this consumer and not taken go back to their queues.
+        """
         with self._bus.lock:
             if self.stopped:
                 return
             self.stopped = True
             self._cond.notify_all()
-            for queue in self.queues:  # a wake-up meant for us goes to someone else
-                if queue.messages:
-                    queue.wake_one(exclude=self)
+            self._give_back_locked()
 
     def close(self) -> None:
         """Stop and detach from every queue (the queues themselves stay)."""
@@ -214,17 +259,23 @@ class Bus:
             dropped = len(queue.messages)
             queue.messages.clear()
             consumers, queue.consumers = queue.consumers, []
+            for consumer in consumers:  # what they were given from it goes too
+                kept = [(q, m) for q, m in consumer.inbox if q is not queue]
+                dropped += len(consumer.inbox) - len(kept)
+                consumer.inbox = deque(kept)
         for consumer in consumers:
             consumer.stop()
         LOG.debug("Deleted queue %s on vhost %s (%d message(s) dropped)", name, self.vhost,
                   dropped)
 
-    def consume(self, queues: Iterable[Queue]) -> Consumer:
-        """A pull consumer on ``queues`` (declared beforehand)."""
+    def consume(self, queues: Iterable[Queue], push: bool = False) -> Consumer:
+        """A consumer on ``queues`` (declared beforehand); see :class:`Consumer` for ``push``."""
         with self.lock:
-            consumer = Consumer(self, [q for q in queues if self._queues.get(q.name) is q])
+            consumer = Consumer(self, [q for q in queues if self._queues.get(q.name) is q], push)
             for queue in consumer.queues:
                 queue.consumers.append(consumer)
+            for queue in consumer.queues:  # a push consumer takes its share of the backlog
+                queue.dispatch()
             return consumer
 
     def queue_exists(self, name: str) -> bool:
@@ -233,10 +284,13 @@ class Bus:
             return name in self._queues
 
     def depth(self, name: str) -> int:
-        """Messages waiting in queue ``name`` (0 if it does not exist)."""
+        """Messages of queue ``name`` not yet taken by a consumer (0 if it does not exist)."""
         with self.lock:
             queue = self._queues.get(name)
-            return len(queue.messages) if queue is not None else 0
+            if queue is None:
+                return 0
+            return len(queue.messages) + sum(
+                1 for consumer in queue.consumers for q, _ in consumer.inbox if q is queue)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -286,7 +340,7 @@ class Bus:
                 return False
             message.redelivered = True
             queue.messages.appendleft(message)
-            queue.wake_one()
+            queue.dispatch()
             return True
 
     def _enqueue_locked(self, queues: Iterable[Queue], body: bytes,
@@ -297,7 +351,7 @@ class Bus:
                 sinks.append(queue.sink)
                 continue
             queue.messages.append(StoredMessage(body, expires_at))
-            queue.wake_one()
+            queue.dispatch()
         return sinks
 
     @staticmethod

@@ -29,7 +29,15 @@ from typing import Any, ClassVar
 
 from messaging.addressing import fanout_exchange, notification_route, rpc_route, server_key
 from messaging.correlation import ReplyCorrelator
-from messaging.driver import Capabilities, Driver, IncomingMessage, Listener, Reply, TestingHooks
+from messaging.driver import (
+    Capabilities,
+    Driver,
+    IncomingMessage,
+    Listener,
+    Reply,
+    TestingHooks,
+    wait_future,
+)
 from messaging.envelope import (
     build_notification,
     build_request,
@@ -42,7 +50,12 @@ from messaging.envelope import (
     unwrap,
     wrap,
 )
-from messaging.exceptions import InvalidTarget, InvalidTransportURL, MessageDeliveryFailure
+from messaging.exceptions import (
+    InvalidTarget,
+    InvalidTransportURL,
+    MessageDeliveryFailure,
+    MessageUndeliverable,
+)
 from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
 from messaging.settlement import DeliveryTracker
 from messaging.target import Target
@@ -258,7 +271,8 @@ class FakeDriver(Driver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
-        notification_delivery="at-least-once", publisher_confirms=False, brokered=False)
+        notification_delivery="at-least-once", publisher_confirms=False, brokered=False,
+        mandatory=True)
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -290,10 +304,23 @@ class FakeDriver(Driver):
                 replies = self._reply_queue
         return replies
 
+    def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
+             timeout: float, call_monitor_timeout: float | None = None,
+             retry: int | None = None, mandatory: bool = False) -> Reply:
+        """:meth:`submit_call`, waited for (the base class's, with ``mandatory``)."""
+        return wait_future(self.submit_call(
+            target, ctxt, message, timeout=timeout, call_monitor_timeout=call_monitor_timeout,
+            retry=retry, mandatory=mandatory), timeout + self.call_grace,
+            f"reply to a call to {target} not delivered in time")
+
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
-                    retry: int | None = None) -> Future[Reply]:
-        """Send a request to one server of ``target``; the future gets its reply."""
+                    retry: int | None = None, mandatory: bool = False) -> Future[Reply]:
+        """Send a request to one server of ``target``; the future gets its reply.
+
+        With ``mandatory``, a request no queue is bound for fails the future
+        at once with :class:`MessageUndeliverable`.
+        """
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
         self._check_open()
@@ -305,22 +332,36 @@ class FakeDriver(Driver):
                                          reply_q=replies.queue_name,
                                          timeout=call_monitor_timeout)))
         exchange, key = rpc_route(target, self.default_exchange)
-        self.bus.publish(exchange, key, body, expires_at=time.monotonic() + timeout)
-        replies.correlator.sent(msg_id)
+        if self.bus.publish(exchange, key, body, expires_at=time.monotonic() + timeout) \
+                or not mandatory:
+            replies.correlator.sent(msg_id)
+        else:
+            replies.correlator.fail(msg_id, MessageUndeliverable(
+                exchange=exchange, routing_key=key, message=message.get("method")))
         return future
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             retry: int | None = None) -> None:
-        """Send a request without waiting; dropped if no queue is bound for it."""
+             retry: int | None = None, mandatory: bool = False) -> None:
+        """Send a request without waiting; dropped if no queue is bound for it.
+
+        With ``mandatory``, such a request raises :class:`MessageUndeliverable`.
+        """
         self._check_open()
         body = encode(wrap(build_request(message, ctxt)))
         exchange, key = rpc_route(target, self.default_exchange)
-        self.bus.publish(exchange, key, body)
+        if not self.bus.publish(exchange, key, body) and mandatory:
+            raise MessageUndeliverable(exchange=exchange, routing_key=key,
+                                       message=message.get("method"))
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
-                    *, retry: int | None = None) -> Future[None]:
+                    *, retry: int | None = None, mandatory: bool = False) -> Future[None]:
         """:meth:`cast`, done before the future is returned (memory takes it at once)."""
-        self.cast(target, ctxt, message, retry=retry)
+        try:
+            self.cast(target, ctxt, message, retry=retry, mandatory=mandatory)
+        except MessageUndeliverable as exc:
+            failed: Future[None] = Future()
+            failed.set_exception(exc)
+            return failed
         return _done()
 
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
@@ -351,8 +392,9 @@ class FakeDriver(Driver):
             queues.append(self.bus.declare_queue(f"{exchange}/{key}", [(exchange, key)]))
         fanout_name = f"{fanout_exchange(topic)}_{new_id()}"
         queues.append(self.bus.declare_queue(fanout_name, [(fanout_exchange(topic), "")]))
-        return self._register(FakeListener(self, self.bus.consume(queues), _parse_rpc,
-                                           owned_queues=[fanout_name]))
+        # push: the topic's casts go round-robin to its servers, as on RabbitMQ
+        return self._register(FakeListener(self, self.bus.consume(queues, push=True),
+                                           _parse_rpc, owned_queues=[fanout_name]))
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import compression
+from kombu import compression as _kombu_compression
 
 from messaging.envelope import MalformedMessage, dumps, loads
 
-__all__ = ["decode_body", "encode_body"]
+__all__ = ["compression_methods", "decode_body", "encode_body"]
+
+#: kombu's compression registry is untyped: used through this one name.
+_compression: Any = _kombu_compression
+
+
+def compression_methods() -> set[str]:
+    """Names ``kombu_compression`` accepts (``gzip``, ``bz2``... and their content types)."""
+    names = set(_compression.encoders())
+    names.update(getattr(_compression, "_aliases", {}))
+    return names
 
 
 def encode_body(obj: Any, method: str | None) -> tuple[bytes, dict[str, Any] | None]:
@@ -24,7 +34,7 @@ def encode_body(obj: Any, method: str | None) -> tuple[bytes, dict[str, Any] | N
     body = dumps(obj).encode("utf-8")
     if not method:
         return body, None
-    compressed, content_type = compression.compress(body, method)
+    compressed, content_type = _compression.compress(body, method)
     return compressed, {"compression": content_type}
 
 
@@ -37,7 +47,7 @@ def decode_body(body: bytes | str, headers: dict[str, Any] | None) -> Any:
     method = (headers or {}).get("compression")
     if method:
         try:
-            body = compression.decompress(body, method)
+            body = _compression.decompress(body, method)
         except Exception as exc:
             raise MalformedMessage(f"cannot decompress body ({method}): {exc}") from None
     return loads(body)

@@ -5,29 +5,38 @@ while an endpoint blocks the user's threads. So every connection of this
 driver belongs to one daemon thread, the only thread that ever touches the
 socket, the kombu connection or its channel. It:
 
-- connects, walking the URL's hosts with the configured failover strategy
-  and backing off (``rabbit_retry_interval``/``backoff``/``interval_max``)
-  after each full pass that fails;
-- puts its channel in confirm mode and re-applies every
-  :class:`Subscription` (queue and binding declarations, ``basic.consume``)
-  after each (re)connect, so consumption resumes by itself;
-- runs the work other threads hand it (publishes, acks, rejects, cancels) in
-  the order given, woken through a pipe, and reads frames whenever the socket
-  is readable, calling ``heartbeat_check`` on time;
+- connects, walking the URL's hosts with the configured failover strategy,
+  retrying as :mod:`messaging_rabbit.recovery` says (every
+  ``rabbit_retry_interval`` while nothing listens, capped backoff otherwise);
+- puts its channel in confirm mode and consumes every :class:`Subscription`
+  (queue and binding declarations, ``basic.consume``) after each
+  (re)connect, so consumption resumes by itself;
+- runs the work other threads hand it (publishes, operations) in the order
+  given, from a :class:`~messaging_rabbit.backlog.Backlog`, woken through a
+  pipe, and reads frames whenever the socket is readable, calling
+  ``heartbeat_check`` on time;
+- acknowledges and rejects deliveries on the channel they came from
+  (:meth:`IOConnection.settle`): such a settlement is never dropped while
+  that channel lives, reconnecting or not, and is moot once it is gone (the
+  broker then redelivers);
 - tracks publisher confirms by delivery tag, so any number of publishes can
-  be in flight (pipelined): the caller waits on a future, not on a round trip
-  made by the thread. A publish unconfirmed when the connection drops is
-  sent again, until its ``retry`` budget (connection attempts) is spent; then
-  its future fails with :class:`~messaging.exceptions.MessageDeliveryFailure`.
+  be in flight (pipelined). A publish unconfirmed when the connection drops
+  is sent again, until its ``retry`` budget (failed connection attempts) is
+  spent or its deadline passes; then its future fails with
+  :class:`~messaging.exceptions.MessageDeliveryFailure` (a call's request:
+  :class:`~messaging.exceptions.MessagingTimeout`);
+- holds publishes while the broker blocks the connection (a memory or disk
+  alarm, ``connection.blocked``), recording why and since when in
+  :attr:`IOConnection.blocked`; the send timeout still bounds them.
 
 Other threads use only the thread-safe methods: :meth:`IOConnection.publish`,
-:meth:`IOConnection.run`, :meth:`IOConnection.subscribe`,
-:meth:`IOConnection.unsubscribe` and :meth:`IOConnection.close`.
+:meth:`IOConnection.run`, :meth:`IOConnection.settle`,
+:meth:`IOConnection.subscribe`, :meth:`IOConnection.unsubscribe`,
+:meth:`IOConnection.call_later` and :meth:`IOConnection.close`.
 """
 
 from __future__ import annotations
 
-import abc
 import collections
 import heapq
 import itertools
@@ -41,20 +50,22 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, InvalidStateError
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
 
 import amqp
-import kombu
-from kombu.connection import failover_strategies
+import kombu.connection
 
+from messaging.correlation import settle_future
 from messaging.exceptions import InvalidTransportURL, MessageDeliveryFailure, MessagingTimeout
 from messaging.url import TransportHost, TransportURL
 
 from . import errors
+from .backlog import Backlog, BlockedState, ConfirmTracker, Task
 from .options import Settings
+from .recovery import ReconnectPolicy
 from .topology import DurableMismatch, ExchangeSpec, QueueSpec, declare_exchange, declare_queue
 
 __all__ = ["IOConnection", "Publish", "Session", "Subscription", "ssl_protocol"]
@@ -62,9 +73,14 @@ __all__ = ["IOConnection", "Publish", "Session", "Subscription", "ssl_protocol"]
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: kombu's Connection is untyped: the one place this driver builds it.
+_KombuConnection: Any = kombu.connection.Connection
+
 _SSL_VERSIONS = {"tlsv1": "PROTOCOL_TLSv1", "tlsv1_1": "PROTOCOL_TLSv1_1",
                  "tlsv1_2": "PROTOCOL_TLSv1_2", "sslv23": "PROTOCOL_SSLv23",
                  "tls": "PROTOCOL_TLS", "tls_client": "PROTOCOL_TLS_CLIENT"}
+#: Seconds between two warnings about the same failing connection attempt.
+_REPEAT_LOG_EVERY = 30.0
 #: Frames read in one go before queued work gets a turn.
 _DRAIN_BATCH = 256
 _BASIC_PUBLISH = amqp.spec.Basic.Publish
@@ -85,63 +101,49 @@ def ssl_protocol(settings: Settings, shown_url: str) -> Any:
     return getattr(ssl, attr)
 
 
-def _settle(future: Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
-    """Complete ``future`` unless something else already did."""
-    try:
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
-    except InvalidStateError:
-        pass
+class _IOTask(Task):
+    """A :class:`~messaging_rabbit.backlog.Task` the I/O thread runs on a live session."""
 
+    __slots__ = ()
 
-class _Task(abc.ABC):
-    """Work for the I/O thread, with its retry budget (counted in failed connection attempts)."""
-
-    __slots__ = ("deadline", "failures", "future", "retry")
-
-    def __init__(self, retry: int | None, deadline: float | None) -> None:
-        self.retry = retry
-        self.deadline = deadline
-        self.failures = 0
-        self.future: Future[Any] = Future()
-
-    def over_budget(self) -> bool:
-        return self.retry is not None and 0 <= self.retry < self.failures
-
-    def expired(self, now: float) -> bool:
-        return self.deadline is not None and now >= self.deadline
-
-    @abc.abstractmethod
     def execute(self, conn: IOConnection, session: Session) -> None:
-        """Run on the I/O thread with a live session; settle ``future``."""
+        """Run on the I/O thread with a live session; settle ``future`` (or let confirms)."""
+        raise NotImplementedError
+
+    def past_deadline(self, conn: IOConnection) -> BaseException:
+        """The error for a task whose deadline passed."""
+        return MessagingTimeout(f"{self.describe()} not run before its deadline: "
+                                f"{conn.trouble() or 'the broker did not answer in time'}")
 
 
-class Publish(_Task):
+class Publish(_IOTask):
     """One message to publish and its outcome.
 
-    The future's result is True if the broker returned the message as
-    unroutable (only for ``mandatory`` publishes), False once it is routed
-    (confirmed, when confirms are on).
+    The future's result is None once the broker routed the message
+    (confirmed, when confirms are on); :attr:`returned` then tells whether a
+    ``mandatory`` publish came back unroutable.
 
     :param exchange: declared before the first publish on a channel; None
         means the default exchange.
     :param queue: also declared (and bound) first: notifications do this so
         they wait for their first listener.
     :param deadline: ``time.monotonic()`` after which the message is useless
-        (a call's); it is then dropped instead of sent.
+        (a call's) or the send gives up (a cast's send timeout).
     :param expire: set the AMQP ``expiration`` to the time left to ``deadline``.
-    :param retry: connection attempts allowed to fail (None: no limit).
+    :param retry: connection attempts allowed to fail (None: until the deadline).
+    :param call: a call's request: past its deadline the future fails with
+        ``MessagingTimeout`` (the call's own timeout says more), not
+        ``MessageDeliveryFailure``.
     """
 
-    __slots__ = ("body", "exchange", "expire", "headers", "mandatory", "queue", "returned",
-                 "routing_key")
+    __slots__ = ("body", "call", "exchange", "expire", "headers", "mandatory", "queue",
+                 "returned", "routing_key")
 
     def __init__(self, exchange: ExchangeSpec | None, routing_key: str, body: bytes, *,
                  mandatory: bool = False, queue: QueueSpec | None = None,
                  deadline: float | None = None, expire: bool = False,
-                 retry: int | None = None, headers: dict[str, Any] | None = None) -> None:
+                 retry: int | None = None, headers: dict[str, Any] | None = None,
+                 call: bool = False) -> None:
         super().__init__(retry, deadline)
         self.exchange = exchange
         self.routing_key = routing_key
@@ -150,13 +152,14 @@ class Publish(_Task):
         self.queue = queue
         self.expire = expire
         self.headers = headers
+        self.call = call
+        #: a mandatory publish came back unroutable (``basic.return``)
         self.returned = False
 
     def execute(self, conn: IOConnection, session: Session) -> None:
         now = time.monotonic()
         if self.expired(now):
-            _settle(self.future, exc=MessagingTimeout(
-                f"message to {self.describe()} not sent before its deadline"))
+            settle_future(self.future, exc=self.past_deadline(conn))
             return
         ch = session.channel
         exchange = self.exchange
@@ -177,46 +180,50 @@ class Publish(_Task):
                        (0, exchange.name if exchange is not None else "", self.routing_key,
                         self.mandatory, False), amqp.Message(self.body, **props))
         if session.confirms:
-            pending = session.pending
-            pending[session.next_tag] = self
-            session.next_tag += 1
-            if len(pending) > conn.peak_unconfirmed:
-                conn.peak_unconfirmed = len(pending)
+            session.confirm.sent(self)
+            if session.confirm.peak > conn.peak_unconfirmed:
+                conn.peak_unconfirmed = session.confirm.peak
         else:
-            _settle(self.future, False)
+            settle_future(self.future, None)
 
     def describe(self) -> str:
         name = self.exchange.name if self.exchange is not None else ""
         return f"exchange {name!r} routing key {self.routing_key!r}"
 
+    def past_deadline(self, conn: IOConnection) -> BaseException:
+        if self.call:
+            return MessagingTimeout(f"request to {self.describe()} not sent before the call's "
+                                    "deadline")
+        return conn.send_timed_out(self)
 
-class _Op(_Task):
-    """A function of the live session; skipped if bound to a channel that is gone."""
 
-    __slots__ = ("fn", "generation")
+class _Op(_IOTask):
+    """A function of the live session."""
 
-    def __init__(self, fn: Callable[[Session], Any], generation: int | None,
-                 retry: int | None, deadline: float | None) -> None:
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Session], Any], retry: int | None,
+                 deadline: float | None) -> None:
         super().__init__(retry, deadline)
         self.fn = fn
-        self.generation = generation
 
     def execute(self, conn: IOConnection, session: Session) -> None:
-        if self.generation is not None and self.generation != session.generation:
-            _settle(self.future, None)
-            return
         if self.expired(time.monotonic()):
-            _settle(self.future, exc=MessagingTimeout("operation not run before its deadline"))
+            settle_future(self.future, exc=self.past_deadline(conn))
             return
-        _settle(self.future, self.fn(session))
+        settle_future(self.future, self.fn(session))
 
 
 class Subscription:
-    """Queues consumed with one callback, re-declared and re-consumed after every reconnect.
+    """Queues consumed with one callback, declared and consumed after every (re)connect.
 
     ``on_message(message, generation)`` runs on the I/O thread for each
     delivery; ``generation`` identifies the channel, so that a later ack can
     tell it is stale (the broker requeued the message when the channel went).
+    ``ready`` completes once the queues are first consumed, or fails if the
+    broker refused them (a declaration, e.g. 406 PRECONDITION_FAILED; or the
+    login, though the subscription then stays and is consumed once a login
+    works).
     """
 
     def __init__(self, queues: Sequence[QueueSpec],
@@ -227,12 +234,17 @@ class Subscription:
         self.no_ack = no_ack
         self.tags: list[str] = []
         self.active = True
+        #: the channel generation the queues are consumed on (0: not consumed)
+        self.generation = 0
+        #: why the broker refused the subscription (it is then given up)
+        self.error: str | None = None
+        self.ready: Future[None] = Future()
 
 
 class Session:
     """The live channel of an :class:`IOConnection`; used on its I/O thread only."""
 
-    def __init__(self, kconn: kombu.Connection, amqp_connection: Any, channel: Any,
+    def __init__(self, kconn: Any, amqp_connection: Any, channel: Any,
                  generation: int, confirms: bool, host: str) -> None:
         self.kconn = kconn
         #: the py-amqp connection (never ``kconn.connection``: that property reconnects)
@@ -243,14 +255,13 @@ class Session:
         self.host = host
         #: exchange names and ("q", name) of queues declared for publishing on this channel
         self.declared: set[Any] = set()
-        self.pending: dict[int, Publish] = {}
-        self.next_tag = 1
+        self.confirm = ConfirmTracker()
 
 
 class IOConnection:
     """An AMQP connection with its own I/O thread, reconnecting and failing over by itself.
 
-    :param purpose: a label for logs and the thread name ("client", "listener").
+    :param purpose: a label for logs and the thread name ("client", "rpc-server"...).
     :param prefetch_count: ``basic.qos`` for consumers (0: unlimited).
     """
 
@@ -268,9 +279,15 @@ class IOConnection:
         self.name = f"{prog}:{os.getpid()}:{uuid.uuid4()}"
         self.durable_overrides: dict[str, bool] = {}
         self._prefetch = prefetch_count
-        self._queue: collections.deque[_Task] = collections.deque()
-        self._backlog: collections.deque[_Task] = collections.deque()
+        #: tasks handed over by other threads, not yet in the backlog
+        self._queue: collections.deque[_IOTask] = collections.deque()
+        self._backlog = Backlog()
+        #: acks and rejects: (channel generation, function of the session)
+        self._settles: collections.deque[tuple[int, Callable[[Session], None]]] = \
+            collections.deque()
         self._subs: list[Subscription] = []
+        self._subs_lock = threading.Lock()
+        self._subs_dirty = False
         #: names of the private queues consumed so far, deleted on close
         self._owned: set[str] = set()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -289,24 +306,34 @@ class IOConnection:
         self._session: Session | None = None
         self._generation = 0
         self._down = False
-        self._attempts = 0
-        self._passes = 0
         self._next_attempt = 0.0
         self._next_heartbeat = 0.0
-        self._current: _Task | None = None
+        self._current: _IOTask | None = None
+        self._current_sub: Subscription | None = None
+        #: when each connection failure text was last logged at warning level
+        self._logged: dict[str | None, float] = {}
         self._closing = False
         self._close_grace = 5.0
         self._closed = threading.Event()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ident: int | None = None
-        strategy: Any = failover_strategies[settings.kombu_failover_strategy]
-        indices: list[int] = [i for i, _ in enumerate(self._hosts)]
-        self._host_cycle: Iterator[int] = strategy(indices)
+        self._policy = ReconnectPolicy(
+            len(self._hosts), settings.kombu_failover_strategy,
+            retry_interval=settings.rabbit_retry_interval,
+            retry_backoff=settings.rabbit_retry_backoff,
+            interval_max=settings.rabbit_interval_max,
+            reconnect_delay=settings.kombu_reconnect_delay)
         #: successful connections so far (1 after the first connect; more after reconnects)
         self.connects = 0
+        #: connection attempts that failed so far
+        self.failed_attempts = 0
+        #: completes (with the error text) once a first pass over the hosts failed
+        self.first_failure: Future[str] = Future()
         #: the last connection error, for error messages
         self.last_error: str | None = None
+        #: set while the broker blocks this connection (resource alarm)
+        self.blocked: BlockedState | None = None
         #: most publishes ever awaiting their confirm at once (pipelining depth reached)
         self.peak_unconfirmed = 0
 
@@ -335,33 +362,73 @@ class IOConnection:
         """True once :meth:`close` was called."""
         return self._closing
 
-    def publish(self, message: Publish) -> Future[bool]:
+    def trouble(self) -> str | None:
+        """What keeps this connection from working now, or None if nothing does."""
+        blocked = self.blocked
+        if blocked is not None:
+            return (f"connection blocked by the broker: {blocked.reason} (for "
+                    f"{time.monotonic() - blocked.since:.0f} s)")
+        if self._session is None:
+            if self._closing:
+                return "the connection is closed"
+            if self.last_error:
+                return f"broker unreachable: {self.last_error}"
+            return "connecting to the broker"
+        return None
+
+    def consuming(self, sub: Subscription) -> bool:
+        """True while ``sub``'s queues are consumed on the live channel."""
+        session = self._session
+        return session is not None and sub.active and sub.generation == session.generation
+
+    def publish(self, message: Publish) -> Future[None]:
         """Hand ``message`` to the I/O thread; the future completes when confirmed."""
         self._submit(message)
         return message.future
 
-    def run(self, fn: Callable[[Session], T], *, generation: int | None = None,
-            retry: int | None = None, deadline: float | None = None) -> Future[T]:
-        """Run ``fn(session)`` on the I/O thread once connected.
-
-        With ``generation``, ``fn`` is skipped (the result is None) unless that
-        channel is still the current one: acks and rejects use it.
-        """
-        op = _Op(fn, generation, retry, deadline)
+    def run(self, fn: Callable[[Session], T], *, retry: int | None = None,
+            deadline: float | None = None) -> Future[T]:
+        """Run ``fn(session)`` on the I/O thread once connected."""
+        op = _Op(fn, retry, deadline)
         self._submit(op)
         return op.future
 
-    def subscribe(self, sub: Subscription) -> Future[None]:
-        """Declare and consume ``sub``'s queues now and after every reconnect.
+    def settle(self, generation: int, fn: Callable[[Session], None]) -> None:
+        """Run ``fn(session)`` (an ack or reject) if channel ``generation`` still lives.
 
-        The future completes once consuming (it fails if a declaration is
-        refused, e.g. 406 PRECONDITION_FAILED, or the broker refuses the login).
+        Never charged against a retry budget: it runs as soon as the I/O
+        thread gets to it, also while other queues are being consumed again
+        after a reconnect, and is dropped only when its channel is gone (the
+        broker requeued the delivery then).
         """
-        return self.run(partial(self._consume_new, sub))
+        if self._closed.is_set():
+            return
+        self._settles.append((generation, fn))
+        if threading.get_ident() != self._ident:
+            self._wake()
+
+    def subscribe(self, sub: Subscription) -> Future[None]:
+        """Declare and consume ``sub``'s queues now (or once connected) and after every reconnect.
+
+        Returns ``sub.ready``.
+        """
+        if self._closing:
+            settle_future(sub.ready, exc=MessageDeliveryFailure("connection closed"))
+            return sub.ready
+        with self._subs_lock:
+            self._subs.append(sub)
+            self._subs_dirty = True
+        self.start()
+        if threading.get_ident() != self._ident:
+            self._wake()
+        return sub.ready
 
     def unsubscribe(self, sub: Subscription, delete_owned: bool = False) -> Future[None]:
         """Cancel ``sub``'s consumers (optionally deleting its owned queues)."""
         sub.active = False
+        with self._subs_lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
         return self.run(partial(self._cancel, sub, delete_owned), retry=0)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -385,17 +452,47 @@ class IOConnection:
             if thread.is_alive():
                 LOG.warning("I/O thread of connection %s did not stop in time", self.name)
 
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the I/O thread after ``delay`` seconds (from any thread)."""
+        when = time.monotonic() + delay
+        if threading.get_ident() == self._ident:
+            heapq.heappush(self._timers, (when, next(self._seq), fn))
+        else:
+            self.run(lambda _s: heapq.heappush(self._timers, (when, next(self._seq), fn)))
+
+    # ------------------------------------------------------------------ errors for callers
+
+    def send_timed_out(self, task: Task) -> MessageDeliveryFailure:
+        """The error of a send whose send timeout passed, naming what held it up."""
+        why = self.trouble()
+        if why is None:
+            why = (f"last error: {self.last_error}" if task.failures and self.last_error
+                   else "the broker did not confirm it in time")
+        return MessageDeliveryFailure(
+            f"Could not send {task.describe()} to {self._shown_url} within the send timeout "
+            f"({self.settings.send_timeout:g} s): {why}")
+
+    def _delivery_failure(self, task: Task) -> MessageDeliveryFailure:
+        reason = self.last_error or "the broker is unreachable"
+        return MessageDeliveryFailure(
+            f"Could not send {task.describe()} to {self._shown_url} after {task.failures} "
+            f"failed attempt(s): {reason}")
+
+    def _past_deadline(self, task: Task) -> BaseException:
+        assert isinstance(task, _IOTask)
+        return task.past_deadline(self)
+
     # ------------------------------------------------------------------ submission
 
-    def _submit(self, task: _Task) -> None:
+    def _submit(self, task: _IOTask) -> None:
         if self._closing:
-            _settle(task.future, exc=MessageDeliveryFailure("connection closed"))
+            settle_future(task.future, exc=MessageDeliveryFailure("connection closed"))
             return
         if self._down:
             # The bus is known to be unreachable: this counts as one failed attempt.
             task.failures = 1
             if task.over_budget():
-                _settle(task.future, exc=self._delivery_failure(task))
+                settle_future(task.future, exc=self._delivery_failure(task))
                 return
         self._queue.append(task)
         if self._thread is None:
@@ -410,13 +507,6 @@ class IOConnection:
                 os.write(self._wake_w, b"x")
             except (BlockingIOError, OSError):
                 pass
-
-    def _delivery_failure(self, task: _Task) -> MessageDeliveryFailure:
-        what = task.describe() if isinstance(task, Publish) else "operation"
-        reason = self.last_error or "the broker is unreachable"
-        return MessageDeliveryFailure(
-            f"Could not send {what} to {self._shown_url} after {task.failures} failed "
-            f"attempt(s): {reason}")
 
     # ------------------------------------------------------------------ I/O thread
 
@@ -444,19 +534,31 @@ class IOConnection:
         self._wake_pending = False
         queue, backlog = self._queue, self._backlog
         while queue:
-            backlog.append(queue.popleft())
+            backlog.add(queue.popleft())
 
     def _serve(self, session: Session) -> None:
         self._take_tasks()
+        if self._settles:
+            self._run_settles(session)
+        if self._subs_dirty and self.blocked is None:  # a blocked broker answers nothing
+            self._consume_missing(session)
         backlog = self._backlog
-        while backlog and self._session is session:
-            task = backlog[0]
-            self._current = task
-            task.execute(self, session)
-            backlog.popleft()
-            self._current = None
+        now = time.monotonic()
+        if now >= backlog.earliest:
+            backlog.sweep(now, self._past_deadline, session.confirm.pending.values())
+        backlog.release_due(now)
+        if self.blocked is None:
+            while self._session is session:
+                task = backlog.first()
+                if task is None:
+                    break
+                assert isinstance(task, _IOTask)
+                self._current = task
+                task.execute(self, session)
+                backlog.done(task)
+                self._current = None
         self._run_timers()
-        if self._queue or self._backlog:
+        if self._queue or self._settles or (self.blocked is None and backlog.first()):
             timeout = 0.0
         else:
             timeout = self._wait_time()
@@ -471,6 +573,14 @@ class IOConnection:
         if readable:
             self._drain(session)
         self._heartbeat(session)
+
+    def _run_settles(self, session: Session) -> None:
+        settles = self._settles
+        generation = session.generation
+        while settles and self._session is session:
+            gen, fn = settles.popleft()
+            if gen == generation:
+                fn(session)
 
     def _buffered(self, session: Session) -> bool:
         """Bytes already read from the socket (py-amqp's buffer, TLS) wait for parsing."""
@@ -487,11 +597,10 @@ class IOConnection:
             pass
 
     def _wait_time(self) -> float:
-        now = time.monotonic()
-        until = self._next_heartbeat
+        until = min(self._next_heartbeat, self._backlog.earliest, self._backlog.next_due())
         if self._timers:
             until = min(until, self._timers[0][0])
-        return max(0.0, until - now)
+        return max(0.0, until - time.monotonic())
 
     def _drain(self, session: Session) -> None:
         """Read the frames available now (at most a batch); called once the socket is readable.
@@ -506,7 +615,7 @@ class IOConnection:
         for _ in range(_DRAIN_BATCH):
             try:
                 conn.blocking_read(None)
-            except TimeoutError:  # a frame cut short: the rest comes, or heartbeats notice
+            except TimeoutError:  # socket.timeout (an alias since 3.10): a frame cut short
                 return
             if self._session is not session:
                 return
@@ -523,14 +632,6 @@ class IOConnection:
             self._next_heartbeat = now + threshold / self.settings.heartbeat_rate / 2.0
         else:
             self._next_heartbeat = now + 1.0
-
-    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the I/O thread after ``delay`` seconds (from any thread)."""
-        when = time.monotonic() + delay
-        if threading.get_ident() == self._ident:
-            heapq.heappush(self._timers, (when, next(self._seq), fn))
-        else:
-            self.run(lambda _s: heapq.heappush(self._timers, (when, next(self._seq), fn)))
 
     def _run_timers(self) -> None:
         now = time.monotonic()
@@ -554,8 +655,6 @@ class IOConnection:
                                  "connection.blocked": True,
                                  "consumer_cancel_notify": True},
                 "connection_name": self.name},
-            "on_blocked": self._on_blocked,
-            "on_unblocked": self._on_unblocked,
         }
         if s.heartbeat_timeout_threshold > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
             options["socket_settings"] = {
@@ -583,13 +682,34 @@ class IOConnection:
             params["server_hostname"] = host.hostname
         return params or True
 
-    @staticmethod
-    def _on_blocked(reason: str) -> None:
-        LOG.error("The broker has blocked the connection: %s", reason)
+    def _hear_blocking(self, raw: Any) -> None:
+        """Have ``connection.blocked``/``unblocked`` call us, with the broker's reason.
 
-    @staticmethod
-    def _on_unblocked() -> None:
-        LOG.info("The broker has unblocked the connection")
+        py-amqp declares ``connection.blocked`` without its ``reason`` argument
+        (and so passes a fixed text); the method table of this one connection
+        is told to read it (a shortstr, AMQP 0-9-1 extension).
+        """
+        blocked = amqp.spec.Connection.Blocked
+        methods = dict(raw._METHODS)
+        methods[blocked] = amqp.spec.method(blocked, "s")
+        raw._METHODS = methods
+        raw._callbacks[blocked] = self._on_blocked
+        raw._callbacks[amqp.spec.Connection.Unblocked] = self._on_unblocked
+
+    def _on_blocked(self, reason: str = "") -> None:
+        """I/O thread (``connection.blocked``): hold publishes until unblocked."""
+        self.blocked = BlockedState(reason or "no reason given", time.monotonic())
+        LOG.error("The broker has blocked connection %s (%s): %s; sends wait (at most "
+                  "send_timeout, %g s)", self.name, self.purpose, self.blocked.reason,
+                  self.settings.send_timeout)
+
+    def _on_unblocked(self) -> None:
+        """I/O thread (``connection.unblocked``): publishing resumes."""
+        blocked, self.blocked = self.blocked, None
+        self._subs_dirty = True  # subscriptions added meanwhile are consumed now
+        since = f" after {time.monotonic() - blocked.since:.1f} s" if blocked else ""
+        LOG.warning("The broker has unblocked connection %s (%s)%s", self.name, self.purpose,
+                    since)
 
     def _host_label(self, host: TransportHost) -> str:
         return f"{host.hostname or 'localhost'}:{host.port or 5672}"
@@ -600,29 +720,32 @@ class IOConnection:
         if now < self._next_attempt:
             self._wait_disconnected(self._next_attempt - now)
             return
-        index = next(self._host_cycle)
-        host = self._hosts[index]
+        host = self._hosts[self._policy.next_host()]
         label = self._host_label(host)
         kconn = None
         try:
-            kconn = kombu.Connection(**self._connection_kwargs(host))
+            kconn = _KombuConnection(**self._connection_kwargs(host))
             kconn.ensure_connection(max_retries=0)
             raw = kconn.connection
             # Reads block at most this long once a frame started (a peer dying
             # mid-frame), writes too (a peer not reading); heartbeats catch the rest.
             threshold = self.settings.heartbeat_timeout_threshold
             raw.sock.settimeout(float(threshold) if threshold > 0 else 60.0)
+            self._hear_blocking(raw)
             self._generation += 1
             session = Session(kconn, raw, raw.channel(), self._generation, True, label)
-            self._setup_session(session)
+            self._setup_channel(session)
         except Exception as exc:
             if kconn is not None:
                 self._release(kconn)
             self._attempt_failed(exc, label)
             return
-        self._attempts = self._passes = 0
+        self._policy.connected()
+        self._logged.clear()
         self._down = False
+        self.blocked = None
         self._session = session
+        self._subs_dirty = True
         self.connects += 1
         self._watch_socket(session)
         self._next_heartbeat = 0.0
@@ -635,17 +758,17 @@ class IOConnection:
 
     def _wait_disconnected(self, delay: float) -> None:
         """Sleep until the next attempt, waking for close() and to drop expired work."""
-        if self._poller.poll(math.ceil(min(delay, 0.5) * 1000)):
+        backlog = self._backlog
+        now = time.monotonic()
+        wait = min(delay, backlog.earliest - now, 0.5)
+        if self._poller.poll(math.ceil(max(wait, 0.0) * 1000)):
             self._clear_wakeups()
         self._take_tasks()
+        self._settles.clear()  # their channel is gone: the broker requeued those deliveries
         now = time.monotonic()
-        keep: collections.deque[_Task] = collections.deque()
-        for task in self._backlog:
-            if task.expired(now):
-                _settle(task.future, exc=MessagingTimeout("not sent before its deadline"))
-            else:
-                keep.append(task)
-        self._backlog = keep
+        if now >= backlog.earliest:
+            backlog.sweep(now, self._past_deadline)
+        backlog.release_due(now)
 
     def _watch_socket(self, session: Session) -> None:
         self._forget_socket()
@@ -668,7 +791,7 @@ class IOConnection:
         self._sock = None
         self._sock_fd = -1
 
-    def _setup_session(self, session: Session) -> None:
+    def _setup_channel(self, session: Session) -> None:
         ch = session.channel
         ch.auto_decode = False  # bodies stay bytes (compressed ones must)
         ch.events["basic_ack"].add(partial(self._on_ack, session))
@@ -677,15 +800,27 @@ class IOConnection:
         ch.confirm_select()
         if self._prefetch > 0:
             ch.basic_qos(0, self._prefetch, False)
-        self._subs = [sub for sub in self._subs if sub.active]
-        for sub in self._subs:
-            self._consume(session, sub)
 
-    def _consume_new(self, sub: Subscription, session: Session) -> None:
-        if not sub.active:
-            return
-        self._consume(session, sub)
-        self._subs.append(sub)
+    # ------------------------------------------------------------------ consuming
+
+    def _consume_missing(self, session: Session) -> None:
+        """Consume every active subscription not yet consumed on this channel, one by one.
+
+        Deliveries on the first queues arrive (and are settled) meanwhile;
+        a refused declaration gives up that subscription only (see _on_error).
+        """
+        self._subs_dirty = False
+        with self._subs_lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if not sub.active or sub.generation == session.generation:
+                continue
+            self._current_sub = sub
+            self._consume(session, sub)
+            self._current_sub = None
+            if self._session is not session:
+                return
+            settle_future(sub.ready, None)
 
     def _consume(self, session: Session, sub: Subscription) -> None:
         ch = session.channel
@@ -702,19 +837,31 @@ class IOConnection:
                              on_cancel=partial(self._on_cancel, sub))
             tags.append(tag)
         sub.tags = tags
+        sub.generation = session.generation
 
     def _cancel(self, sub: Subscription, delete_owned: bool, session: Session) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
         ch = session.channel
-        for tag in sub.tags:
-            ch.basic_cancel(tag)
+        if sub.generation == session.generation:
+            for tag in sub.tags:
+                ch.basic_cancel(tag)
         sub.tags = []
+        sub.generation = 0
         if delete_owned:
             for spec in sub.queues:
                 if spec.owned:
                     ch.queue_delete(spec.name)
                     self._owned.discard(spec.name)
+
+    def _refuse(self, sub: Subscription, exc: BaseException) -> None:
+        """The broker refused to declare or consume ``sub``'s queues: give it up, loudly."""
+        sub.active = False
+        with self._subs_lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+        sub.error = f"the broker refused the subscription: {errors.describe(exc)}"
+        LOG.error("Connection %s (%s): %s; not consuming %s", self.name, self.purpose,
+                  sub.error, ", ".join(spec.name for spec in sub.queues))
+        settle_future(sub.ready, exc=MessageDeliveryFailure(sub.error))
 
     def _deliver(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
         try:
@@ -731,63 +878,50 @@ class IOConnection:
     # ------------------------------------------------------------------ confirms
 
     def _on_ack(self, session: Session, tag: int, multiple: bool) -> None:
-        pending = session.pending
-        if multiple:
-            while pending:
-                first = next(iter(pending))
-                if first > tag:
-                    break
-                p = pending.pop(first)
-                _settle(p.future, p.returned)
-        else:
-            one = pending.pop(tag, None)
-            if one is not None:
-                _settle(one.future, one.returned)
+        for task in session.confirm.settled(tag, multiple):
+            settle_future(task.future, None)
 
     def _on_nack(self, session: Session, tag: int, multiple: bool) -> None:
-        pending = session.pending
-        nacked = []
-        if multiple:
-            while pending:
-                first = next(iter(pending))
-                if first > tag:
-                    break
-                nacked.append(pending.pop(first))
-        elif tag in pending:
-            nacked.append(pending.pop(tag))
-        for p in nacked:
-            p.failures += 1
-            self.last_error = "the broker refused the message (basic.nack)"
-            if p.over_budget():
-                _settle(p.future, exc=self._delivery_failure(p))
-            else:
+        nacked = session.confirm.settled(tag, multiple)
+        if not nacked:
+            return
+        self.last_error = "the broker refused the message (basic.nack)"
+        retry_at = time.monotonic() + self.settings.rabbit_retry_interval
+        for task in nacked:
+            task.failures += 1
+            if task.over_budget():
+                settle_future(task.future, exc=self._delivery_failure(task))
+            elif not task.future.done():
                 # Not at once: a queue refusing publishes (full) stays full for a while.
-                p.returned = False
-                self.call_later(self.settings.rabbit_retry_interval,
-                                partial(self._backlog.append, p))
+                # Deferred in the backlog itself, so a reconnect meanwhile cannot lose it.
+                if isinstance(task, Publish):
+                    task.returned = False
+                self._backlog.defer(task, retry_at)
 
     def _on_return(self, session: Session, exc: Exception, exchange: str, routing_key: str,
                    message: amqp.Message) -> None:
-        for p in session.pending.values():
-            if p.mandatory and not p.returned and p.routing_key == routing_key \
-                    and p.body == message.body:
-                p.returned = True
+        for task in session.confirm.pending.values():
+            if isinstance(task, Publish) and task.mandatory and not task.returned \
+                    and task.routing_key == routing_key and task.body == message.body:
+                task.returned = True
                 return
 
     # ------------------------------------------------------------------ failures
 
     def _on_error(self, session: Session, exc: BaseException) -> None:
         current, self._current = self._current, None
+        sub, self._current_sub = self._current_sub, None
         if isinstance(exc, DurableMismatch):
-            self._reset_channel(session, exc, current=None)
+            self._reset_channel(session, exc, current=current, charge=False)
         elif isinstance(exc, _ConsumerCancelled) or errors.is_channel_error(exc):
-            if current is not None and errors.blames_declaration(exc):
+            if sub is not None and errors.blames_declaration(exc):
+                self._refuse(sub, exc)
+            elif current is not None and errors.blames_declaration(exc):
                 # This task's own declaration was refused: retrying cannot help.
-                if self._backlog and self._backlog[0] is current:
-                    self._backlog.popleft()
+                self._backlog.done(current)
                 LOG.error("Broker refused a declaration on connection %s: %s", self.name,
                           errors.describe(exc))
-                _settle(current.future, exc=MessageDeliveryFailure(
+                settle_future(current.future, exc=MessageDeliveryFailure(
                     f"The broker refused a declaration: {errors.describe(exc)}"))
                 current = None
             else:
@@ -799,35 +933,37 @@ class IOConnection:
         else:
             LOG.exception("Unexpected error on connection %s; reconnecting", self.name)
             if current is not None:
-                if self._backlog and self._backlog[0] is current:
-                    self._backlog.popleft()
-                _settle(current.future, exc=MessageDeliveryFailure(
+                self._backlog.done(current)
+                settle_future(current.future, exc=MessageDeliveryFailure(
                     f"Unexpected error: {errors.describe(exc)}"))
             self._lost(session, exc, None)
 
-    def _requeue_in_flight(self, session: Session, current: _Task | None,
+    def _requeue_in_flight(self, session: Session, current: _IOTask | None,
                            charge: bool = True) -> None:
         """Put unconfirmed publishes back in front of the backlog, charging one failure."""
-        in_flight: list[_Task] = list(session.pending.values())
-        session.pending.clear()
-        if current is not None and self._backlog and self._backlog[0] is current:
-            self._backlog.popleft()
+        in_flight: list[Task] = session.confirm.take_all()
+        if current is not None:
+            self._backlog.done(current)
             in_flight.append(current)
-        for task in reversed(in_flight):
+        again = []
+        for task in in_flight:
+            if task.future.done():
+                continue
             task.failures += 1 if charge else 0
             if task.over_budget():
-                _settle(task.future, exc=self._delivery_failure(task))
+                settle_future(task.future, exc=self._delivery_failure(task))
             else:
                 if isinstance(task, Publish):
                     task.returned = False
-                self._backlog.appendleft(task)
+                again.append(task)
+        self._backlog.add_front(again)
 
     def _reset_channel(self, session: Session, exc: BaseException,
-                       current: _Task | None) -> None:
-        """Open a new channel on the same connection and re-apply the subscriptions."""
+                       current: _IOTask | None, charge: bool = True) -> None:
+        """Open a new channel on the same connection; subscriptions are consumed again."""
         self._session = None
         self.last_error = f"{session.host}: {errors.describe(exc)}"
-        self._requeue_in_flight(session, current, charge=not isinstance(exc, DurableMismatch))
+        self._requeue_in_flight(session, current, charge=charge)
         try:
             try:
                 session.channel.close()
@@ -837,59 +973,67 @@ class IOConnection:
             fresh = Session(session.kconn, session.amqp_connection,
                             session.amqp_connection.channel(), self._generation, True,
                             session.host)
-            self._setup_session(fresh)
+            self._setup_channel(fresh)
         except Exception as again:
             self._lost(session, again, None)
             return
         self._session = fresh
+        self._subs_dirty = True
 
-    def _lost(self, session: Session, exc: BaseException, current: _Task | None) -> None:
+    def _lost(self, session: Session, exc: BaseException, current: _IOTask | None) -> None:
         """The connection is gone: requeue in-flight work and schedule a reconnect."""
         self._session = None
         self._down = True
+        self.blocked = None
         self.last_error = f"{session.host}: {errors.describe(exc)}"
         LOG.warning("Lost connection %s to %s (%s): %s; reconnecting", self.name,
                     session.host, self.purpose, errors.describe(exc))
         self._requeue_in_flight(session, current)
         self._forget_socket()
         self._release(session.kconn)
-        self._next_attempt = time.monotonic() + self.settings.kombu_reconnect_delay
+        self._next_attempt = time.monotonic() + self._policy.lost()
 
     def _attempt_failed(self, exc: BaseException, label: str) -> None:
         self._down = True
-        self._attempts += 1
+        self.failed_attempts += 1
         fatal = errors.is_fatal_connect_error(exc)
         self.last_error = f"{label}: {errors.describe(exc)}"
         self._take_tasks()
-        keep: collections.deque[_Task] = collections.deque()
-        for task in self._backlog:
-            task.failures += 1
-            if fatal or task.over_budget():
-                _settle(task.future, exc=self._delivery_failure(task))
-            else:
-                keep.append(task)
-        self._backlog = keep
-        delay = 0.0
-        if self._attempts % len(self._hosts) == 0:
-            s = self.settings
-            delay = min(s.rabbit_retry_interval + s.rabbit_retry_backoff * self._passes,
-                        s.rabbit_interval_max)
-            self._passes += 1
-        log = LOG.error if fatal else LOG.warning
+        self._backlog.charge_attempt(fatal, self._delivery_failure)
+        if fatal:
+            with self._subs_lock:
+                subs = list(self._subs)
+            for sub in subs:  # they stay: consumed once the operator fixed the login
+                settle_future(sub.ready, exc=MessageDeliveryFailure(
+                    f"Could not connect to {self._shown_url}: {self.last_error}"))
+        delay = self._policy.failed(errors.is_refused(exc))
+        # Attempts repeat every second while a broker is down: the same failure is
+        # logged loudly once per _REPEAT_LOG_EVERY, quietly in between.
+        now = time.monotonic()
+        key = self.last_error
+        if now - self._logged.get(key, -math.inf) >= _REPEAT_LOG_EVERY:
+            self._logged = {k: t for k, t in self._logged.items()
+                            if now - t < _REPEAT_LOG_EVERY}
+            self._logged[key] = now
+            log = LOG.error if fatal else LOG.warning
+        else:
+            log = LOG.debug
         log("Connection %s (%s) to %s failed: %s; next attempt in %.1f s", self.name,
             self.purpose, label, errors.describe(exc), delay)
         self._next_attempt = time.monotonic() + delay
+        if self.failed_attempts >= len(self._hosts):  # a whole pass over the hosts failed
+            settle_future(self.first_failure, self.last_error)
 
     @staticmethod
-    def _release(kconn: kombu.Connection) -> None:
+    def _release(kconn: Any) -> None:
         try:
             kconn.collect()
         except Exception:
             LOG.debug("Releasing a broken connection raised", exc_info=True)
 
     def _fail_all(self, reason: str) -> None:
-        """Fail every queued, delayed and unconfirmed task (each with its own exception)."""
-        # Delayed work (nacked publishes, reply retries) re-enters the backlog to fail too.
+        """Fail every queued, delayed and unconfirmed task, and unfinished subscriptions."""
+        # Delayed work (reply retries) runs now, to fail with the rest.
         timers, self._timers = self._timers, []
         for _, _, fn in timers:
             try:
@@ -897,38 +1041,50 @@ class IOConnection:
             except Exception:
                 LOG.debug("Delayed work failed while closing", exc_info=True)
         self._take_tasks()
-        for task in self._backlog:
-            _settle(task.future, exc=MessageDeliveryFailure(reason))
-        self._backlog.clear()
+        self._backlog.fail_all(lambda _t: MessageDeliveryFailure(reason))
         session = self._session
         if session is not None:
-            for p in session.pending.values():
-                _settle(p.future, exc=MessageDeliveryFailure(reason))
-            session.pending.clear()
+            for task in session.confirm.take_all():
+                settle_future(task.future, exc=MessageDeliveryFailure(reason))
+        with self._subs_lock:
+            subs = list(self._subs)
+        for sub in subs:
+            settle_future(sub.ready, exc=MessageDeliveryFailure(reason))
 
     def _shutdown(self) -> None:
-        """Flush queued work and confirms (bounded), cancel, delete owned queues, close."""
+        """Flush queued work and confirms (bounded), cancel, delete owned queues, close.
+
+        On a connection the broker blocks, nothing is flushed (the broker
+        does not read it): the socket is just dropped.
+        """
         session = self._session
         deadline = time.monotonic() + self._close_grace
-        if session is not None:
+        if session is not None and self.blocked is None:
             try:
                 self._take_tasks()
-                while self._backlog and time.monotonic() < deadline:
-                    task = self._backlog[0]
+                self._run_settles(session)
+                while time.monotonic() < deadline:
+                    task = self._backlog.first()
+                    if task is None:
+                        break
+                    assert isinstance(task, _IOTask)
                     self._current = task
                     task.execute(self, session)
-                    self._backlog.popleft()
+                    self._backlog.done(task)
                     self._current = None
-                while session.pending and time.monotonic() < deadline:
+                while session.confirm.pending and time.monotonic() < deadline:
                     if self._buffered(session) or self._poller.poll(50):
                         self._clear_wakeups()
                         if self._buffered(session) or self._readable.poll(0):
                             self._drain(session)
                 ch = session.channel
-                for sub in self._subs:
+                with self._subs_lock:
+                    subs, self._subs = self._subs, []
+                for sub in subs:
                     sub.active = False
-                    for tag in sub.tags:
-                        ch.basic_cancel(tag)
+                    if sub.generation == session.generation:
+                        for tag in sub.tags:
+                            ch.basic_cancel(tag)
                 for name in sorted(self._owned):
                     ch.queue_delete(name)
                 self._owned.clear()
@@ -943,9 +1099,13 @@ class IOConnection:
             self._release(session.kconn)
         else:
             self._fail_all("connection closed")
+            self._session = None
+            if session is not None:
+                self._release(session.kconn)
         LOG.debug("Connection %s (%s) closed", self.name, self.purpose)
 
     def _close_fds(self) -> None:
+        self._forget_socket()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -955,7 +1115,7 @@ class IOConnection:
 
 
 class _ConsumerCancelled(Exception):
-    """The broker cancelled one of our consumers; re-apply the subscriptions."""
+    """The broker cancelled one of our consumers; consume the subscriptions again."""
 
 
 class _SSLReadable:

@@ -4,27 +4,42 @@ A service using this driver and one using oslo.messaging 18.x can share a
 RabbitMQ: the bodies, properties, exchanges, queues and their arguments are
 oslo's (see :mod:`messaging_rabbit.topology`). What it adds:
 
+- native futures: ``submit_call`` registers the call with a
+  :class:`~messaging.correlation.ReplyCorrelator` and returns its future
+  (no thread per call in flight); ``submit_cast``/``submit_notify`` return
+  the publish's confirm future. The synchronous verbs wait on them;
 - ``call(timeout=T)`` returns or raises ``MessagingTimeout`` within about T,
   also while the broker is down (setting up the reply queue counts too);
+  ``cleanup()`` ends pending calls at once;
 - casts and notifications wait for publisher confirms, pipelined over one
-  shared connection; one that cannot be confirmed within its ``retry``
-  budget raises ``MessageDeliveryFailure`` (``retry`` None or -1: keep
-  trying, 0: no retry, N: N more connection attempts);
+  shared connection. Each ends in bounded time: one that cannot be sent and
+  confirmed within ``send_timeout`` (the broker unreachable, blocked by a
+  memory or disk alarm, or refusing it) or within its ``retry`` budget (N:
+  N more failed connection attempts; None or -1: until ``send_timeout``)
+  raises ``MessageDeliveryFailure`` naming the reason;
+- ``listen()`` returns promptly: while the broker is unreachable the
+  listener connects in the background (``Listener.consuming`` and
+  ``last_error`` say how it goes); it raises ``ServerListenError`` only when
+  the broker refuses the subscription or the login;
 - every connection has its own I/O thread, so heartbeats flow while an
   endpoint blocks, and reconnects (with failover over the URL's hosts)
-  re-declare and re-consume everything.
+  re-declare and re-consume everything; a broker that comes back is found
+  within ``rabbit_retry_interval`` (see :mod:`messaging_rabbit.recovery`).
 
 Connection layout: one client connection per driver for calls, casts,
 notifications and the reply queue, and one connection per listener (RPC
 server or notification listener), which also carries its replies.
 
 URL: ``rabbit://user:pass@host1:5672,user:pass@host2:5672/vhost?option=value``;
-every ``[oslo_messaging_rabbit]`` option may appear in the query.
+every ``[oslo_messaging_rabbit]`` option (and ``send_timeout``,
+``connect_timeout``, ``publisher_confirms``) may appear in the query.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,19 +49,19 @@ from typing import Any, ClassVar
 from messaging.driver import Capabilities, Driver, Listener, Reply, TestingHooks
 from messaging.envelope import build_notification, build_request, new_id, wrap
 from messaging.exceptions import (
+    InvalidTarget,
     MessageDeliveryFailure,
-    MessagingException,
     MessagingTimeout,
     ServerListenError,
 )
 from messaging.target import Target
-from messaging.url import TransportURL
+from messaging.url import TransportHost, TransportURL
 
 from .codec import encode_body
 from .connection import IOConnection, Publish, ssl_protocol
 from .listener import ObsoleteReplyQueues, RabbitListener
 from .options import Settings, load_settings
-from .reply import ReplyWaiter
+from .reply import ReplyQueue
 from .topology import (
     ExchangeSpec,
     QueueSpec,
@@ -60,8 +75,8 @@ from .topology import (
 __all__ = ["RabbitDriver"]
 
 LOG = logging.getLogger(__name__)
-#: How often a listen() blocked on an unreachable broker says so.
-_LISTEN_WARN_EVERY = 10.0
+#: How long ``listen`` waits at most for the first outcome beyond one connection attempt.
+_LISTEN_GRACE = 1.0
 
 
 class RabbitDriver(Driver):
@@ -70,7 +85,7 @@ class RabbitDriver(Driver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
-        notification_delivery="at-least-once", publisher_confirms=True)
+        notification_delivery="at-least-once", publisher_confirms=True, brokered=True)
     client_library: ClassVar[str | None] = "kombu"
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
@@ -79,11 +94,12 @@ class RabbitDriver(Driver):
         self.settings: Settings = load_settings(conf, url)
         self._lock = threading.Lock()
         self._client: IOConnection | None = None
-        self._replies: ReplyWaiter | None = None
+        self._replies: ReplyQueue | None = None
         self._listeners: set[RabbitListener] = set()
         self._obsolete = ObsoleteReplyQueues(ttl=max(60.0, float(
             self.settings.kombu_missing_consumer_retry_timeout)))
         self._closed = False
+        self._hooks = _RabbitTestingHooks(self)
         ssl_protocol(self.settings, url.render(mask=True))  # a bad ssl_version fails here
 
     # ------------------------------------------------------------------ helpers
@@ -100,13 +116,15 @@ class RabbitDriver(Driver):
                 client = self._client
         return client
 
-    def _reply_waiter(self) -> ReplyWaiter:
+    def _reply_queue(self) -> ReplyQueue:
         replies = self._replies
         if replies is None:
             client = self._client_connection()
             with self._lock:
                 if self._replies is None:
-                    self._replies = ReplyWaiter(client, self.settings)
+                    self._replies = ReplyQueue(client, self.settings)
+                    if self._closed:
+                        self._replies.close()
                 replies = self._replies
         replies.ensure_started()
         return replies
@@ -131,60 +149,56 @@ class RabbitDriver(Driver):
         except (TypeError, ValueError) as exc:
             raise MessageDeliveryFailure(f"Cannot serialize the message: {exc}") from None
 
-    def _wait_confirm(self, future: Future[bool]) -> None:
-        """Block until the broker confirmed (unless confirms are off: then only handed over)."""
-        if self.settings.publisher_confirms:
-            future.result()
+    def _send(self, publish: Publish) -> Future[None]:
+        """Hand a cast or notification to the client connection; its future ends in bounded time."""
+        publish.deadline = time.monotonic() + self.settings.send_timeout
+        return self._client_connection().publish(publish)
 
     # ------------------------------------------------------------------ sending
 
-    def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             timeout: float, call_monitor_timeout: float | None = None,
-             retry: int | None = None) -> Reply:
-        """Publish a request with ``_msg_id``/``_reply_q`` and wait for its reply.
+    def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, timeout: float, call_monitor_timeout: float | None = None,
+                    retry: int | None = None) -> Future[Reply]:
+        """Publish a request with ``_msg_id``/``_reply_q``; the future gets its reply.
 
         Everything counts against ``timeout``: reconnecting, declaring the
         reply queue, the request's ``expiration`` (the time left, in ms).
         """
-        deadline = time.monotonic() + timeout
-        replies = self._reply_waiter()
+        if target.fanout:
+            raise InvalidTarget("A call cannot be used with fanout", target)
+        replies = self._reply_queue()
         msg_id = new_id()
         inner = build_request(message, ctxt, msg_id=msg_id, reply_q=replies.queue_name,
                               timeout=call_monitor_timeout)
         body, headers = self._encode(inner)
         exchange, routing_key = self._route(target)
-        publish = Publish(exchange, routing_key, body, deadline=deadline, expire=True,
-                          retry=retry, headers=headers)
-        q = replies.register(msg_id)
+        future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
+                                             target=target, method=message.get("method"))
+        publish = Publish(exchange, routing_key, body, deadline=time.monotonic() + timeout,
+                          expire=True, retry=retry, headers=headers, call=True)
         LOG.debug("CALL msg_id %s to exchange %r routing key %r, reply queue %s", msg_id,
                   exchange.name, routing_key, replies.queue_name)
-        try:
-            future = self._client_connection().publish(publish)
-            future.add_done_callback(lambda f: replies.fail(msg_id, f))
-            what = f"method {message.get('method')!r} on {target}"
-            return replies.wait(msg_id, q, deadline, call_monitor_timeout, what)
-        finally:
-            replies.unregister(msg_id)
+        replies.correlator.track_send(msg_id, self._client_connection().publish(publish))
+        return future
 
-    def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-             retry: int | None = None) -> None:
-        """Publish a request and wait for the broker's confirm (not for a server)."""
+    def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                    *, retry: int | None = None) -> Future[None]:
+        """Publish a request; the future completes once the broker confirmed it (not a server)."""
         body, headers = self._encode(build_request(message, ctxt))
         exchange, routing_key = self._route(target)
-        publish = Publish(exchange, routing_key, body, retry=retry, headers=headers)
-        self._wait_confirm(self._client_connection().publish(publish))
+        return self._send(Publish(exchange, routing_key, body, retry=retry, headers=headers))
 
-    def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
-               version: float = 2.0, retry: int | None = None) -> None:
+    def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
+                      message: Mapping[str, Any], *, version: float = 2.0,
+                      retry: int | None = None) -> Future[None]:
         """Publish to ``<topic>.<priority>``, declaring that queue first (as oslo does)."""
         inner = build_notification(message, ctxt)
         body, headers = self._encode(inner, envelope=version == 2.0)
         topic = target.topic or ""
         exchange_name = self._exchange_name(target)
         queue = notification_queue(self.settings, exchange_name, topic)
-        publish = Publish(control_exchange(self.settings, exchange_name), topic, body,
-                          queue=queue, retry=retry, headers=headers)
-        self._wait_confirm(self._client_connection().publish(publish))
+        return self._send(Publish(control_exchange(self.settings, exchange_name), topic, body,
+                                  queue=queue, retry=retry, headers=headers))
 
     # ------------------------------------------------------------------ listening
 
@@ -206,6 +220,12 @@ class RabbitDriver(Driver):
 
     def _start_listener(self, target: Target, queues: list[QueueSpec], *, rpc: bool,
                         purpose: str) -> Listener:
+        """Subscribe on a connection of its own; return once consuming or once it must wait.
+
+        Waits for the first outcome only (one connection attempt, bounded by
+        ``connect_timeout``): consuming, or the broker unreachable (the
+        listener then connects in the background), or a refusal (raised).
+        """
         with self._lock:
             if self._closed:
                 raise ServerListenError(target, msg="the transport was cleaned up")
@@ -216,27 +236,19 @@ class RabbitDriver(Driver):
         with self._lock:
             self._listeners.add(listener)
         ready = listener.start()
-        started = time.monotonic()
-        warned = started
-        try:
-            while True:
-                try:
-                    ready.result(timeout=1.0)
-                    break
-                except TimeoutError:
-                    if self._closed or conn.closed:
-                        raise ServerListenError(target, msg="the transport was cleaned up") \
-                            from None
-                    if time.monotonic() - warned >= _LISTEN_WARN_EVERY:
-                        warned = time.monotonic()
-                        LOG.warning("Still waiting for the broker to listen on %s (%.0f s): %s",
-                                    target, warned - started, conn.last_error)
-        except MessagingException as exc:
-            listener.cleanup()
-            if isinstance(exc, ServerListenError):
-                raise
-            raise ServerListenError(target, msg=f"Failed to listen on target {target}: "
-                                                f"{exc}") from None
+        outcomes: list[Future[Any]] = [ready, conn.first_failure]
+        concurrent.futures.wait(outcomes,
+                                timeout=self.settings.connect_timeout + _LISTEN_GRACE,
+                                return_when=concurrent.futures.FIRST_COMPLETED)
+        if ready.done():
+            exc = ready.exception()
+            if exc is not None:
+                listener.cleanup()
+                raise ServerListenError(target, msg=f"Failed to listen on target {target}: "
+                                                    f"{exc}")
+            return listener
+        LOG.warning("Not yet consuming for %s (%s): %s; connecting in the background",
+                    target, purpose, conn.trouble())
         return listener
 
     def _forget(self, listener: RabbitListener) -> None:
@@ -246,34 +258,76 @@ class RabbitDriver(Driver):
     # ------------------------------------------------------------------ lifecycle
 
     def cleanup(self) -> None:
-        """Close every listener and the client connection; the driver is unusable afterwards."""
+        """End pending calls at once, close every listener and the client connection."""
         with self._lock:
             self._closed = True
             listeners = list(self._listeners)
             client, self._client = self._client, None
+            replies = self._replies
+        if replies is not None:
+            replies.close()
         for listener in listeners:
-            listener.cleanup()
+            try:
+                listener.cleanup()
+            except Exception:
+                LOG.exception("Error cleaning up a listener")
         if client is not None:
             client.close()
+        super().cleanup()
 
     @property
-    def testing(self) -> TestingHooks | None:
-        """Raw publishing for the conformance kit."""
-        return _RabbitTestingHooks(self)
+    def testing(self) -> TestingHooks:
+        """Hooks for the conformance kit (raw publishing, an unreachable URL)."""
+        return self._hooks
 
 
 class _RabbitTestingHooks(TestingHooks):
-    """Conformance-kit support: put arbitrary bytes where a server reads."""
+    """Conformance-kit support: put arbitrary bytes where a server or listener reads."""
+
+    #: Seconds a raw publish may take.
+    RAW_TIMEOUT = 30.0
 
     def __init__(self, driver: RabbitDriver) -> None:
         self._driver = driver
 
+    def _publish(self, publish: Publish) -> None:
+        future = self._driver._client_connection().publish(publish)
+        try:
+            future.result(timeout=self.RAW_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise MessagingTimeout(f"raw publish not confirmed in {self.RAW_TIMEOUT:g} s") \
+                from None
+
     def publish_raw(self, target: Target, body: bytes) -> None:
         """Publish ``body`` verbatim (JSON properties) to the exchange and key ``target`` reads."""
         exchange, routing_key = self._driver._route(target)
-        publish = Publish(exchange, routing_key, bytes(body), retry=3)
-        future = self._driver._client_connection().publish(publish)
-        try:
-            future.result(timeout=30)
-        except TimeoutError:
-            raise MessagingTimeout("raw publish not confirmed in 30 s") from None
+        self._publish(Publish(exchange, routing_key, bytes(body), retry=3))
+
+    def publish_raw_notification(self, target: Target, body: bytes) -> None:
+        """Publish ``body`` verbatim to ``<topic>.<priority>``, declaring its queue (as notify)."""
+        driver = self._driver
+        topic = target.topic or ""
+        exchange_name = driver._exchange_name(target)
+        queue = notification_queue(driver.settings, exchange_name, topic)
+        self._publish(Publish(control_exchange(driver.settings, exchange_name), topic,
+                              bytes(body), queue=queue, retry=3))
+
+    def unreachable_url(self) -> str:
+        """This driver's URL with its hosts replaced by a closed loopback port; short bounds.
+
+        ``send_timeout`` 2 s and ``connect_timeout`` 1 s, retries every 0.2 s.
+        """
+        url = self._driver.url
+        with socket.socket() as sock:  # a port nothing listens on once closed
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        first = url.hosts[0] if url.hosts else TransportHost("127.0.0.1", 5672, "guest",
+                                                             "guest")
+        query = dict(url.query)
+        query.update(send_timeout="2", connect_timeout="1", rabbit_retry_interval="0.2",
+                     kombu_reconnect_delay="0.2")
+        dead = TransportURL(url.transport, (TransportHost("127.0.0.1", port, first.username,
+                                                          first.password),),
+                            url.virtual_host, query)
+        return dead.render(mask=False)

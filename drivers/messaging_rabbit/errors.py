@@ -22,8 +22,8 @@ import ssl
 import amqp.exceptions as amqp_exc
 import kombu.exceptions as kombu_exc
 
-__all__ = ["describe", "is_channel_error", "is_connection_error", "is_fatal_connect_error",
-           "blames_declaration"]
+__all__ = ["blames_declaration", "describe", "is_channel_error", "is_connection_error",
+           "is_fatal_connect_error", "is_refused"]
 
 _DECLARE_METHODS = frozenset({"Exchange.declare", "Queue.declare", "Queue.bind",
                               "Queue.delete", "Basic.consume"})
@@ -49,6 +49,21 @@ def is_fatal_connect_error(exc: BaseException) -> bool:
     cause = exc.__cause__ or exc.__context__
     return cause is not None and cause is not exc and isinstance(
         cause, (amqp_exc.AccessRefused, amqp_exc.NotAllowed, ssl.SSLCertVerificationError))
+
+
+def is_refused(exc: BaseException) -> bool:
+    """A connection attempt found nothing listening (``ECONNREFUSED``): a TCP-level failure.
+
+    kombu wraps the socket error in its ``OperationalError``; the cause tells.
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def blames_declaration(exc: BaseException) -> bool:

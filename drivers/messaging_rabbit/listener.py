@@ -19,6 +19,13 @@ Delivery guarantees (the driver's ``capabilities`` say the same):
   endpoint returns; ``requeue`` is ``basic.reject(requeue=True)``.
 - A malformed body is logged, rejected without requeue, and the listener
   keeps serving.
+- An ack or reject is bound to the channel its delivery came on: never
+  dropped while that channel lives (also while a reconnected connection
+  still consumes its other queues), moot once it is gone.
+
+The listener's connection connects in the background: :attr:`RabbitListener.consuming`
+and :attr:`RabbitListener.last_error` say whether its queues are consumed, and
+why not.
 """
 
 from __future__ import annotations
@@ -37,7 +44,6 @@ import amqp
 
 from messaging.driver import IncomingMessage, Listener
 from messaging.envelope import (
-    MalformedMessage,
     Request,
     parse_notification,
     parse_request,
@@ -93,7 +99,12 @@ class ObsoleteReplyQueues:
 
 
 class _Settle:
-    """Ack or reject one delivery once, on the I/O thread, on the channel it came from."""
+    """Ack or reject one delivery once, on the I/O thread, on the channel it came from.
+
+    Bound to that channel (its generation), not to a retry budget: it is
+    never dropped while the channel lives, also while the connection is
+    still consuming its other queues after a reconnect.
+    """
 
     __slots__ = ("_conn", "_done", "_generation", "_tag")
 
@@ -106,13 +117,12 @@ class _Settle:
     def ack(self) -> None:
         if not self._done:
             self._done = True
-            self._conn.run(partial(_ack, self._tag), generation=self._generation, retry=0)
+            self._conn.settle(self._generation, partial(_ack, self._tag))
 
     def reject(self, requeue: bool) -> None:
         if not self._done:
             self._done = True
-            self._conn.run(partial(_reject, self._tag, requeue), generation=self._generation,
-                           retry=0)
+            self._conn.settle(self._generation, partial(_reject, self._tag, requeue))
 
 
 def _ack(tag: int, session: Session) -> None:
@@ -191,8 +201,28 @@ class RabbitListener(Listener):
         return self._conn
 
     def start(self) -> Future[None]:
-        """Declare the queues and start consuming; the future completes once consuming."""
+        """Declare the queues and start consuming, now or once connected, and after reconnects.
+
+        The future completes once first consuming, or fails if the broker
+        refused the queues or the login.
+        """
         return self._conn.subscribe(self._sub)
+
+    @property
+    def consuming(self) -> bool:
+        """True while the queues are consumed on a live channel (False while reconnecting)."""
+        return not self._stopped and self._conn.consuming(self._sub)
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the listener is not consuming (never contains a password), or None."""
+        if self.consuming:
+            return None
+        if self._sub.error:
+            return self._sub.error
+        if self._stopped:
+            return "the listener was stopped"
+        return self._conn.trouble() or "consuming the queues again"
 
     # ------------------------------------------------------------------ I/O thread
 
@@ -206,7 +236,7 @@ class RabbitListener(Listener):
             inner = unwrap(decode_body(message.body, message.headers))
             incoming = self._rpc_message(inner, settle, generation) if self._rpc \
                 else self._notification(inner, settle, generation)
-        except MalformedMessage as exc:
+        except Exception as exc:  # MalformedMessage, or anything odd in a body
             LOG.warning("Rejecting a malformed message from queue of routing key %r: %s",
                         message.delivery_info.get("routing_key"), exc)
             message.channel.basic_reject(tag, requeue=False)
@@ -319,18 +349,17 @@ class RabbitListener(Listener):
         publish = Publish(None, reply_q, body, mandatory=True, deadline=deadline,
                           headers=headers)
         future = self._conn.publish(publish)
-        future.add_done_callback(partial(self._reply_done, reply_q, msg_id, body, headers,
-                                         deadline))
+        future.add_done_callback(partial(self._reply_done, publish, msg_id, deadline))
 
-    def _reply_done(self, reply_q: str, msg_id: str, body: bytes,
-                    headers: dict[str, Any] | None, deadline: float,
-                    future: Future[bool]) -> None:
+    def _reply_done(self, publish: Publish, msg_id: str, deadline: float,
+                    future: Future[None]) -> None:
+        reply_q, body, headers = publish.routing_key, publish.body, publish.headers
         exc = future.exception()
         if exc is not None:
             LOG.error("The reply to message ID %s (reply queue %s) could not be sent: %s",
                       msg_id, reply_q, exc)
             return
-        if not future.result():
+        if not publish.returned:
             return
         if time.monotonic() + _REPLY_RETRY_DELAY >= deadline or self._conn.closed:
             self._obsolete.add(reply_q)

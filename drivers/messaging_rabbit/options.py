@@ -10,6 +10,11 @@ A few options are accepted for compatibility but have no effect here (the
 send-connection pool: this driver shares one connection whose publishes are
 pipelined; the queue manager and stream fanout, which only change the names
 and types of a server's private queues); they log a warning when set.
+
+Three options are this library's own: ``publisher_confirms``,
+``connect_timeout`` (one connection attempt) and ``send_timeout`` (the
+longest a cast or notification may wait for the broker to take and confirm
+it: an unreachable or blocked broker cannot make a send hang).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 from messaging.options import OPTION_GROUPS, Option, resolve_options
 from messaging.url import TransportURL
+
+from .recovery import STRATEGIES
 
 __all__ = ["GROUP", "RABBIT_OPTIONS", "Settings", "load_settings"]
 
@@ -51,19 +58,21 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
            "Seconds to wait before reconnecting after a lost connection."),
     Option("kombu_reconnect_splay", float, 0.0, "Accepted for compatibility; unused."),
     Option("kombu_compression", str, None,
-           "Compress published bodies (gzip, bz2...); compressed bodies are always read."),
+           "Compress published bodies (gzip, bzip2, lzma); compressed bodies are always read."),
     Option("kombu_missing_consumer_retry_timeout", float, 60.0,
            "How long a server retries a reply whose reply queue is missing.",
            deprecated_names=("kombu_reconnect_timeout",)),
     Option("kombu_failover_strategy", str, "round-robin",
-           "How to pick the next host of the URL after a failure.",
-           choices=("round-robin", "shuffle")),
+           "How to order the URL's hosts in each pass of connection attempts (every pass "
+           "tries every host once).",
+           choices=STRATEGIES),
     Option("rabbit_login_method", str, "AMQPLAIN", "SASL mechanism.",
            choices=("PLAIN", "AMQPLAIN", "EXTERNAL", "RABBIT-CR-DEMO")),
     Option("rabbit_retry_interval", float, 1.0,
-           "Seconds to wait before the first reconnect of a full pass over the hosts."),
+           "Seconds between passes over the hosts while none listens (connection refused), "
+           "and the first wait of the backoff after other failures."),
     Option("rabbit_retry_backoff", float, 2.0,
-           "Seconds added to the reconnect wait after each failed pass."),
+           "Seconds added to the reconnect wait after each failed pass (except refused ones)."),
     Option("rabbit_interval_max", float, 30.0, "Longest wait between reconnect passes."),
     Option("rabbit_ha_queues", bool, False,
            "Declare queues with x-ha-policy: all (obsolete since RabbitMQ 3.0)."),
@@ -98,6 +107,10 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
            "Wait for the broker to confirm casts and notifications (this library's own)."),
     Option("connect_timeout", float, 5.0,
            "Seconds one TCP/AMQP connection attempt may take (this library's own)."),
+    Option("send_timeout", float, 60.0,
+           "Longest a cast or notification waits for the broker to take and confirm it "
+           "(unreachable, blocked by a resource alarm, refusing it) before it raises "
+           "MessageDeliveryFailure; retry=None retries until then (this library's own)."),
 )
 
 OPTION_GROUPS[GROUP] = RABBIT_OPTIONS
@@ -145,11 +158,18 @@ class Settings:
     rabbit_stream_fanout: bool
     publisher_confirms: bool
     connect_timeout: float
+    send_timeout: float
 
     @property
     def durable(self) -> bool:
         """Durability of the control exchange and topic queues (quorum forces it, as oslo)."""
         return self.amqp_durable_queues or self.rabbit_quorum_queue
+
+
+def _known_compression(method: str) -> bool:
+    from .codec import compression_methods
+
+    return method in compression_methods()
 
 
 def load_settings(conf: Any, url: TransportURL) -> Settings:
@@ -168,6 +188,12 @@ def load_settings(conf: Any, url: TransportURL) -> Settings:
                                              "both enabled; a queue is quorum or mirrored")
     if settings.heartbeat_rate <= 0:
         raise InvalidTransportURL(shown, "heartbeat_rate must be positive")
+    for name in ("send_timeout", "connect_timeout"):
+        if not getattr(settings, name) > 0:
+            raise InvalidTransportURL(shown, f"{name} must be positive (seconds)")
+    if settings.kombu_compression and not _known_compression(settings.kombu_compression):
+        raise InvalidTransportURL(shown, f"Unknown kombu_compression "
+                                         f"{settings.kombu_compression!r}")
     for name in ("use_queue_manager", "rabbit_stream_fanout"):
         if getattr(settings, name):
             LOG.warning("Option %s is not supported by this driver and is ignored "

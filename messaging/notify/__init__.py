@@ -9,6 +9,7 @@ methods named after priorities. Plain dict contexts are never sent (see
 :mod:`messaging.notify.notifier`).
 """
 
+from ..transport import get_notification_transport
 from .async_notifier import AsyncNotifier
 from .dispatcher import PRIORITIES as PRIORITIES
 from .dispatcher import BatchNotificationDispatcher as BatchNotificationDispatcher
@@ -40,5 +41,6 @@ __all__ = [
     "Notifier",
     "PublishErrorsHandler",
     "get_batch_notification_listener",
+    "get_notification_transport",
     "get_notification_listener",
 ]

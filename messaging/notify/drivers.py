@@ -119,8 +119,10 @@ class MessagingDriver(NotifierDriver):
     version = 1.0
 
     def __init__(self, conf: Any, topics: Sequence[str] | None = None,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, version: float | None = None) -> None:
         super().__init__(conf, topics, transport)
+        if version is not None:  # oslo's signature: MessagingDriver(..., version=2.0)
+            self.version = version
         if transport is None:
             raise ValueError(f"the {type(self).__name__} needs a transport")
 
@@ -217,15 +219,17 @@ LOG_LEVELS: dict[str, int] = {
 
 
 class LogDriver(NotifierDriver):
-    """Logs each notification as JSON to ``messaging.notification.<event_type>``.
+    """Logs each notification as JSON to ``oslo.messaging.notification.<event_type>``.
 
-    The level follows the priority (see :data:`LOG_LEVELS`); secrets are
-    masked with :func:`mask_secrets` before anything is written.
+    The logger name is oslo.messaging's, because operators' logging
+    configurations route it. The level follows the priority (see
+    :data:`LOG_LEVELS`); secrets are masked with :func:`mask_secrets` before
+    anything is written.
     """
 
     inline = True
 
-    LOGGER_BASE = "messaging.notification"
+    LOGGER_BASE = "oslo.messaging.notification"
 
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
                retry: int | None) -> None:

@@ -31,6 +31,7 @@ from ..exceptions import InvalidTarget, NotSupported
 from ..serializer import Serializer
 from ..server import MessageHandlingServer
 from ..target import Target
+from ..transport import warn_unless_notification
 from .dispatcher import BatchNotificationDispatcher, NotificationDispatcher
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class NotificationServer(MessageHandlingServer):
                  dispatcher: NotificationDispatcher, executor: str | None = None,
                  allow_requeue: bool = False, pool: str | None = None) -> None:
         super().__init__(transport, dispatcher, executor)
+        warn_unless_notification(transport)  # oslo's warning for an RPC transport
         self.targets = list(targets)
         self.allow_requeue = allow_requeue
         self.pool = pool

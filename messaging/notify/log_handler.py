@@ -5,11 +5,19 @@
 - :class:`LoggingErrorNotificationHandler` (alias :data:`PublishErrorsHandler`)
   sends ERROR records as ``error_notification`` events.
 
-Both build their own transport from a URL (there is no global
-configuration to read it from; the error handler also accepts a ready
-transport) and never send from inside their own
-sending: a record logged while a notification is being sent (by a failing
-driver, or the ``log`` driver itself) is ignored, which prevents loops.
+Both follow the service's configuration as oslo.messaging's do: the
+``[oslo_messaging_notifications]`` driver, topics and transport_url (then
+``[DEFAULT] transport_url``) of ``conf``, else of the class attribute
+``CONF``, else of oslo.config's global ``cfg.CONF``. oslo.log builds
+``PublishErrorsHandler(logging.ERROR)`` with nothing else, so the global
+configuration is the only one it can follow; with the WSGI middleware
+(:mod:`messaging.notify.middleware`, built by paste.deploy) these are the
+only places the library reads ``cfg.CONF`` without being handed it. Without oslo.config
+(no configuration at all) the handlers send with ``messagingv2``.
+
+Neither sends from inside its own sending: a record logged while a
+notification is being sent (by a failing driver, or the ``log`` driver
+itself) is ignored, which prevents loops.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .notifier import Notifier
-from .options import notification_options
+from .options import notification_options, service_conf
 
 if TYPE_CHECKING:
     from ..serializer import Serializer
@@ -29,10 +37,19 @@ if TYPE_CHECKING:
 __all__ = ["LoggingErrorNotificationHandler", "LoggingNotificationHandler",
            "PublishErrorsHandler"]
 
-_local = threading.local()
 _DEFAULT_DRIVER = "messagingv2"
 #: Level names (lower-cased) that have a Notifier method of the same name.
 _LEVEL_METHODS = ("debug", "info", "warning", "warn", "error", "critical", "audit", "sample")
+_local: threading.local | None = None
+
+
+def _sending() -> threading.local:
+    """The re-entrance flag, made on first use: after eventlet's monkey-patching
+    (when there is any), so that green threads each get their own."""
+    global _local
+    if _local is None:
+        _local = threading.local()
+    return _local
 
 
 def _make_transport(url: str | None, conf: Any) -> Transport:
@@ -41,32 +58,38 @@ def _make_transport(url: str | None, conf: Any) -> Transport:
     return get_notification_transport(conf, url)
 
 
-def _default_driver(driver: str | Sequence[str] | None, conf: Any) -> str | Sequence[str]:
+def _drivers(driver: str | Sequence[str] | None, conf: Any) -> str | Sequence[str]:
+    """Explicit drivers, else the configuration's (possibly none), else messagingv2."""
     if driver is not None:
         return driver
-    return notification_options(conf)["driver"] or _DEFAULT_DRIVER
+    if conf is None:
+        return _DEFAULT_DRIVER
+    return list(notification_options(conf)["driver"])
 
 
 class _SendingHandler(logging.Handler):
     """Shared plumbing: own transport, re-entrance guard, cleanup on close."""
 
+    #: Configuration to follow when none is passed; None means oslo.config's ``cfg.CONF``.
+    CONF: Any = None
     notifier: Notifier
     _transport: Transport | None = None
 
     def handle(self, record: logging.LogRecord) -> bool:
-        if getattr(_local, "sending", False):
+        if getattr(_sending(), "active", False):
             return False  # logged by our own sending: do not notify about it
         return super().handle(record)
 
     def _send(self, record: logging.LogRecord, method: Any, event_type: str,
               payload: dict[str, Any]) -> None:
-        _local.sending = True
+        flag = _sending()
+        flag.active = True
         try:
             method({}, event_type, payload)
         except Exception:
             self.handleError(record)
         finally:
-            _local.sending = False
+            flag.active = False
 
     def close(self) -> None:
         """Close the handler and the transport it built."""
@@ -79,14 +102,15 @@ class _SendingHandler(logging.Handler):
 class LoggingNotificationHandler(_SendingHandler):
     """Sends each log record as a ``logrecord`` notification at the record's level.
 
-    :param url: transport URL (None: conf's or the default ``rabbit://``).
+    :param url: transport URL (None: the configuration's notification
+        ``transport_url``, then its ``[DEFAULT] transport_url``).
     :param publisher_id: the notifications' publisher id.
-    :param driver: notifier driver(s); default conf's, else ``messagingv2``
-        (a handler given a URL is meant to send to it).
-    :param topic: a topic or list of topics; default conf's ``topics``.
+    :param driver: notifier driver(s); default: the configuration's.
+    :param topic: a topic or list of topics; default: the configuration's ``topics``.
     :param serializer: a :class:`Serializer` class or instance.
-    :param conf: optional configuration (ConfigOpts, mapping) for the
-        transport and ``[oslo_messaging_notifications]`` defaults.
+    :param conf: the configuration to follow (ConfigOpts or mapping); default
+        the class attribute ``CONF``, else oslo.config's ``cfg.CONF``
+        (subclass and set ``CONF`` to use another, as with oslo.messaging).
 
     For example, in a ``logging.config`` file::
 
@@ -107,14 +131,14 @@ class LoggingNotificationHandler(_SendingHandler):
                  serializer: type[Serializer] | Serializer | None = None, *,
                  conf: Any = None) -> None:
         super().__init__()
+        conf = service_conf(conf, self.CONF)
         if isinstance(serializer, type):
             serializer = serializer()
         topics = [topic] if isinstance(topic, str) else topic
         self._transport = _make_transport(url, conf)
         try:
-            self.notifier = Notifier(self._transport, publisher_id,
-                                     _default_driver(driver, conf), serializer,
-                                     topics=topics)
+            self.notifier = Notifier(self._transport, publisher_id, _drivers(driver, conf),
+                                     serializer, topics=topics)
         except Exception:
             self._transport.cleanup()
             raise
@@ -146,13 +170,17 @@ class LoggingNotificationHandler(_SendingHandler):
 class LoggingErrorNotificationHandler(_SendingHandler):
     """Sends ERROR (and worse) records as ``error_notification`` with ``{'error': msg}``.
 
+    oslo.log builds it as ``PublishErrorsHandler(logging.ERROR)`` when
+    ``publish_errors`` is set; it then follows the service's configuration
+    (see the module docstring).
+
     :param level: the handler's level (default ERROR).
-    :param url: transport URL (None: conf's or the default ``rabbit://``).
-    :param conf: optional configuration; its notifier ``driver`` is used,
-        else ``messagingv2``.
+    :param url: transport URL (None: the configuration's, as
+        :class:`LoggingNotificationHandler`).
+    :param conf: the configuration to follow; default ``CONF``, else ``cfg.CONF``.
     :param transport: send on this transport instead of building one (the
-        handler then does not clean it up).
-    :param driver: notifier driver(s), overriding conf.
+        handler then does not clean it up; its ``conf`` is followed).
+    :param driver: notifier driver(s), overriding the configuration's.
 
     Nothing is sent when the notifier uses the ``log`` driver: the
     notification would be logged, and could come back here (oslo's guard).
@@ -163,12 +191,12 @@ class LoggingErrorNotificationHandler(_SendingHandler):
                  driver: str | Sequence[str] | None = None) -> None:
         super().__init__(level)
         if transport is None:
+            conf = service_conf(conf, self.CONF)
             transport = self._transport = _make_transport(url, conf)
-        else:
-            conf = transport.conf if conf is None else conf
+        elif conf is None:
+            conf = transport.conf
         try:
-            self.notifier = Notifier(transport, "error.publisher",
-                                     _default_driver(driver, conf))
+            self.notifier = Notifier(transport, "error.publisher", _drivers(driver, conf))
         except Exception:
             self.close()
             raise

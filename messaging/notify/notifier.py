@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import DriverLoadFailure
 from ..serializer import NoOpSerializer, Serializer
+from ..transport import get_notification_transport, warn_unless_notification
 from .drivers import DRIVER_NAMESPACE, Driver, notify_each
 from .options import notification_options
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ..transport import Transport
 
 __all__ = ["Driver", "Notifier", "NotifierDriverLoadFailure", "WIRE_PRIORITIES", "load_drivers",
-           "sanitize_context"]
+           "sanitize_context", "get_notification_transport"]
 
 LOG = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class _NotifierBase:
                  driver: str | Sequence[str] | None = None, serializer: Serializer | None = None,
                  retry: int | None = None, topics: Sequence[str] | None = None,
                  topic: str | None = None) -> None:
+        warn_unless_notification(transport)  # oslo's warning for an RPC transport
         conf = transport.conf
         opts = notification_options(conf)
         self.transport = transport

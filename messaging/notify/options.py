@@ -13,14 +13,15 @@ from typing import Any
 from .. import options as _options
 from ..options import Option
 
-__all__ = ["GROUP", "NOTIFICATION_OPTIONS", "notification_options"]
+__all__ = ["GROUP", "NOTIFICATION_OPTIONS", "notification_options", "service_conf"]
 
 GROUP = "oslo_messaging_notifications"
 
 NOTIFICATION_OPTIONS: tuple[Option, ...] = (
     Option("driver", list, [],
            "Notifier drivers to send notifications with (messaging, messagingv2, log, "
-           "routing, test, noop). None or only noop disables notifications."),
+           "routing, test, noop), one per line as with oslo.messaging. None or only noop "
+           "disables notifications.", multi=True),
     Option("transport_url", str, None,
            "URL of the bus for notifications; [DEFAULT] transport_url when unset.",
            secret=True),
@@ -38,3 +39,21 @@ _options.OPTION_GROUPS[GROUP] = NOTIFICATION_OPTIONS
 def notification_options(conf: Any) -> dict[str, Any]:
     """The group's values from ``conf`` (ConfigOpts, mapping or None), defaults filled in."""
     return _options.resolve_options(conf, GROUP, NOTIFICATION_OPTIONS)
+
+
+def service_conf(conf: Any = None, default: Any = None) -> Any:
+    """``conf``, else ``default``, else oslo.config's global ``cfg.CONF`` (None without it).
+
+    For what oslo.messaging builds from ``cfg.CONF`` because its caller hands
+    it nothing else: the logging handlers oslo.log and ``logging.config``
+    build, and the WSGI middleware paste.deploy builds.
+    """
+    if conf is not None:
+        return conf
+    if default is not None:
+        return default
+    try:
+        from oslo_config import cfg
+    except ImportError:
+        return None
+    return cfg.CONF

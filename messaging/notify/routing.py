@@ -19,12 +19,13 @@ A driver receives a notification if, in some group, every rule given for it
 matches (a driver listed with no rules receives everything). Each driver
 named in the file is loaded once.
 
-Unlike oslo.messaging (which reads the file lazily and drops everything
-when it is missing), the file is read and checked when the driver is built:
-a missing option, an unreadable file, bad YAML, an unknown rule key or an
-unknown driver raise :class:`RoutingConfigError`, so a
-:class:`~messaging.notify.Notifier` using ``routing`` fails at start-up with
-a message naming the file and the problem.
+Without ``routing_config`` the driver is built, as oslo.messaging's is,
+and drops every notification with a logged error. Unlike oslo.messaging
+(which reads the file lazily, at the first notification), a file that is
+named is read and checked when the driver is built: an unreadable file, bad
+YAML, an unknown rule key or an unknown driver raise
+:class:`RoutingConfigError`, so a :class:`~messaging.notify.Notifier` using
+``routing`` fails at start-up with a message naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -135,10 +136,15 @@ class RoutingDriver(NotifierDriver):
         from .notifier import NotifierDriverLoadFailure, load_drivers
 
         filename = notification_options(conf)["routing_config"]
-        if not filename:
-            raise RoutingConfigError("the routing notifier driver needs "
-                                     "[oslo_messaging_notifications] routing_config")
         self.filename = filename
+        if not filename:
+            # oslo.messaging builds the driver and drops every notification; so do we,
+            # loudly, rather than stop a service whose notifier was never routed.
+            LOG.error("The routing notifier driver has no [oslo_messaging_notifications] "
+                      "routing_config: every notification will be dropped")
+            self.routes: list[Route] = []
+            self.drivers: dict[str, NotifierDriver] = {}
+            return
         self.routes = load_routes(filename)
         names = list(dict.fromkeys(r.driver for r in self.routes))
         if "routing" in names:
@@ -156,6 +162,10 @@ class RoutingDriver(NotifierDriver):
     def _selected(self, message: Mapping[str, Any], priority: str,
                   ) -> list[tuple[str, NotifierDriver]]:
         event_type = str(message.get("event_type", ""))
+        if not self.filename:
+            LOG.error("Notification %r (%s) dropped: the routing notifier driver has no "
+                      "[oslo_messaging_notifications] routing_config", event_type, priority)
+            return []
         return [(name, self.drivers[name]) for name in self.drivers_for(event_type, priority)]
 
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,

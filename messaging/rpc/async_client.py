@@ -37,7 +37,8 @@ class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
         awaited together.
         """
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        future = self.transport.submit_cast(self.target, wire_ctxt, msg, retry=self.retry)
+        future = self.transport.submit_cast(self.target, wire_ctxt, msg, retry=self.retry,
+                                            mandatory=self._at_least_once)
         await await_future(future, None, f"cast of {method!r} to {self.target}")
 
     async def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
@@ -50,7 +51,7 @@ class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
         wire_ctxt, msg, timeout = self._call_message(ctxt, method, kwargs)
         future = self.transport.submit_call(self.target, wire_ctxt, msg, timeout=timeout,
                                             call_monitor_timeout=self.call_monitor_timeout,
-                                            retry=self.retry)
+                                            retry=self.retry, mandatory=self._at_least_once)
         reply = await await_future(future, timeout + self.transport.driver.call_grace,
                                    f"reply to {method!r} on {self.target} not delivered in time")
         return self._result(ctxt, reply)
@@ -66,6 +67,8 @@ class AsyncRPCClient(_AsyncCallContext):
         result = await client.call(ctxt, "method", arg=1)
         await client.prepare(fanout=True).cast(ctxt, "refresh")
     """
+
+    _warn_transport_kind = True
 
 def get_async_rpc_client(transport: Transport, target: Target,
                          client_cls: type[AsyncRPCClient] = AsyncRPCClient,

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ..driver import Reply
-from ..exceptions import InvalidTarget, RPCVersionCapError
+from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..target import Target
+from ..transport import TransportOptions, warn_unless_rpc
 from ..versions import parse_version, version_is_compatible
 
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCClient", "get_rpc_client", "TransportOptions"]
+__all__ = ["RPCClient", "get_rpc_client", "TransportOptions",
+           "ClientSendError", "RemoteError", "RPCVersionCapError"]  # oslo's rpc.client names
 
 LOG = logging.getLogger(__name__)
 C = TypeVar("C", bound="_BaseCallContext[Any]")
@@ -34,17 +36,14 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
-class TransportOptions:
-    """Per-client hints for the driver (kept for oslo compatibility)."""
-
-    def __init__(self, at_least_once: bool = False) -> None:
-        self.at_least_once = at_least_once
-
-
 class _BaseCallContext(Generic[C]):
     """What the sync and async clients share: options, ``prepare``, building
     requests and reading replies. Only sending differs between them.
     """
+
+    #: Log oslo's warning when built on a notification transport (the public clients do;
+    #: the contexts ``prepare`` derives do not repeat it).
+    _warn_transport_kind: ClassVar[bool] = False
 
     def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
                  version_cap: str | None = None, serializer: Serializer | None = None,
@@ -62,6 +61,8 @@ class _BaseCallContext(Generic[C]):
         self.retry = retry
         self.call_monitor_timeout = call_monitor_timeout
         self.transport_options = transport_options
+        if self._warn_transport_kind:
+            warn_unless_rpc(transport)  # oslo's warning for a notification transport
 
     def _derive(self, target: Target, options: dict[str, Any]) -> C:
         """A context of this front end's kind for ``target`` with ``options``."""
@@ -86,6 +87,11 @@ class _BaseCallContext(Generic[C]):
             if value is not _UNSET:
                 opts[key] = value
         return self._derive(self.target.replace(**fields), opts)
+
+    @property
+    def _at_least_once(self) -> bool:
+        """TransportOptions(at_least_once=True): an unroutable request fails at once."""
+        return bool(self.transport_options is not None and self.transport_options.at_least_once)
 
     def can_send_version(self, version: Any = _UNSET) -> bool:
         """True if ``version`` (default: the target's) is within ``version_cap``."""
@@ -136,7 +142,8 @@ class _CallContext(_BaseCallContext["_CallContext"]):
         returned and server-side errors are not reported back.
         """
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry)
+        self.transport.cast(self.target, wire_ctxt, msg, retry=self.retry,
+                            mandatory=self._at_least_once)
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Run ``method(**kwargs)`` on one server and return its result.
@@ -148,7 +155,7 @@ class _CallContext(_BaseCallContext["_CallContext"]):
         wire_ctxt, msg, timeout = self._call_message(ctxt, method, kwargs)
         reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
                                     call_monitor_timeout=self.call_monitor_timeout,
-                                    retry=self.retry)
+                                    retry=self.retry, mandatory=self._at_least_once)
         return self._result(ctxt, reply)
 
 
@@ -161,6 +168,8 @@ class RPCClient(_CallContext):
     :param call_monitor_timeout: ask servers for heartbeats at this interval,
         so a long call on a live server is told apart from a dead one.
     """
+
+    _warn_transport_kind = True
 
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
                    **kwargs: Any) -> RPCClient:

@@ -16,19 +16,28 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
-from ..exceptions import ExpectedException, NoSuchMethod, UnsupportedVersion
+from ..exceptions import ExpectedException, NoSuchMethod, RPCDispatcherError, UnsupportedVersion
 from ..remote import serialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..server import Dispatcher
 from ..steps import Step, Steps, is_async_callable, run_steps
 from ..target import Target
 from ..versions import version_is_compatible
-from .policy import DefaultRPCAccessPolicy, RPCAccessPolicyBase
+from .policy import (
+    DefaultRPCAccessPolicy,
+    ExplicitRPCAccessPolicy,
+    LegacyRPCAccessPolicy,
+    RPCAccessPolicyBase,
+)
 
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCDispatcher", "expected_exceptions"]
+__all__ = ["RPCDispatcher", "expected_exceptions",
+           # oslo's rpc.dispatcher names, re-exported
+           "DefaultRPCAccessPolicy", "ExpectedException", "ExplicitRPCAccessPolicy",
+           "LegacyRPCAccessPolicy", "NoSuchMethod", "RPCAccessPolicyBase", "RPCDispatcherError",
+           "UnsupportedVersion"]
 
 LOG = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,13 +9,14 @@ from ..driver import Listener
 from ..serializer import Serializer
 from ..server import MessageHandlingServer
 from ..target import Target
-from .dispatcher import RPCDispatcher
-from .policy import RPCAccessPolicyBase
+from ..transport import warn_unless_rpc
+from .dispatcher import RPCDispatcher, expected_exceptions
+from .policy import RPCAccessPolicyBase, expose
 
 if TYPE_CHECKING:
     from ..transport import Transport
 
-__all__ = ["RPCServer", "get_rpc_server"]
+__all__ = ["RPCServer", "get_rpc_server", "expected_exceptions", "expose"]  # oslo's names
 
 
 class RPCServer(MessageHandlingServer):
@@ -24,6 +25,7 @@ class RPCServer(MessageHandlingServer):
     def __init__(self, transport: Transport, target: Target, dispatcher: RPCDispatcher,
                  executor: str | None = None) -> None:
         super().__init__(transport, dispatcher, executor)
+        warn_unless_rpc(transport)
         self.target = target
 
     def _create_listener(self) -> Listener:

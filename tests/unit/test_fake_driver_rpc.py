@@ -293,17 +293,31 @@ def test_heartbeats_do_not_extend_the_overall_timeout(transport: Transport) -> N
 
 def test_requeued_request_is_redelivered_first(transport: Transport) -> None:
     a = transport.listen(Target(topic="t", server="a"))
-    b = transport.listen(Target(topic="t", server="b"))
     transport.cast(Target(topic="t"), {}, _req("first"))
     transport.cast(Target(topic="t"), {}, _req("second"))
     msg = _poll_one(a)
     assert msg.message["method"] == "first"
-    msg.requeue()
+    a.stop()  # "second", given to a but not taken, goes back to the queue
+    msg.requeue()  # back at the head, before "second"
     msg.acknowledge()  # the first settlement wins: this does nothing
+    b = transport.listen(Target(topic="t", server="b"))
     again = _poll_one(b)
     assert again.message["method"] == "first"
     again.acknowledge()
-    assert _poll_one(a).message["method"] == "second"
+    assert _poll_one(b).message["method"] == "second"
+    a.cleanup()
+    b.cleanup()
+
+
+def test_a_requeued_request_goes_to_the_next_server(transport: Transport) -> None:
+    a = transport.listen(Target(topic="t", server="a"))
+    b = transport.listen(Target(topic="t", server="b"))
+    transport.cast(Target(topic="t"), {}, _req("first"))
+    msg = _poll_one(a)
+    msg.requeue()  # round-robin: b's turn
+    assert _poll_one(b).message["method"] == "first"
+    a.cleanup()
+    b.cleanup()
 
 
 def test_cast_to_unknown_topic_is_dropped_but_known_queue_keeps_messages(

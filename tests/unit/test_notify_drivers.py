@@ -41,9 +41,9 @@ def test_entry_points_point_at_these_classes():
     ("sample", logging.DEBUG)])
 def test_log_driver_logs_json_at_the_priority_level(transport, caplog, method, level):
     notifier = Notifier(transport, "pub", driver="log")
-    with caplog.at_level(logging.DEBUG, logger="messaging.notification"):
+    with caplog.at_level(logging.DEBUG, logger="oslo.messaging.notification"):
         getattr(notifier, method)({}, "compute.start", {"id": 1})
-    [record] = [r for r in caplog.records if r.name == "messaging.notification.compute.start"]
+    [record] = [r for r in caplog.records if r.name == "oslo.messaging.notification.compute.start"]
     assert record.levelno == level
     body = json.loads(record.getMessage())
     assert body["payload"] == {"id": 1} and body["publisher_id"] == "pub"
@@ -55,7 +55,7 @@ def test_log_driver_masks_secrets(transport, caplog):
     payload = {"user": "bob", "password": "hunter2", "nested": {"auth_token": "tok123"},
                "items": [{"admin_pass": "x1"}], "cmd": "login --password=hunter3 now",
                "adminPass": "x2"}
-    with caplog.at_level(logging.INFO, logger="messaging.notification"):
+    with caplog.at_level(logging.INFO, logger="oslo.messaging.notification"):
         notifier.info({}, "user.login", payload)
     text = caplog.records[-1].getMessage()
     for secret in ("hunter2", "tok123", "x1", "hunter3", "x2"):
@@ -68,7 +68,7 @@ def test_log_driver_masks_secrets(transport, caplog):
 
 
 def test_log_driver_respects_logger_level(transport, caplog):
-    logger = logging.getLogger("messaging.notification.quiet")
+    logger = logging.getLogger("oslo.messaging.notification.quiet")
     logger.setLevel(logging.ERROR)
     try:
         with caplog.at_level(logging.DEBUG):
@@ -87,7 +87,7 @@ def test_mask_secrets_leaves_other_values():
 
 
 def test_log_driver_logger_base():
-    assert LogDriver.LOGGER_BASE == "messaging.notification"
+    assert LogDriver.LOGGER_BASE == "oslo.messaging.notification"
 
 
 def test_test_driver_collects_per_instance_and_module_wide(transport):

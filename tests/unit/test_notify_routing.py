@@ -56,24 +56,24 @@ def _sent_to_test(notifier):
 
 
 def test_event_patterns_select_the_driver(routed, caplog):
-    with caplog.at_level(logging.DEBUG, logger="messaging.notification"):
+    with caplog.at_level(logging.DEBUG, logger="oslo.messaging.notification"):
         routed.info({}, "compute.instance.create.end", {})
         routed.info({}, "image.upload", {})
         routed.info({}, "image.download", {})
         routed.info({}, "network.create", {})
     assert _sent_to_test(routed) == [("compute.instance.create.end", "INFO"),
                                      ("image.upload", "INFO")]
-    assert not [r for r in caplog.records if r.name.startswith("messaging.notification.")]
+    assert not [r for r in caplog.records if r.name.startswith("oslo.messaging.notification.")]
 
 
 def test_priority_patterns_are_case_insensitive(routed, caplog):
-    with caplog.at_level(logging.DEBUG, logger="messaging.notification"):
+    with caplog.at_level(logging.DEBUG, logger="oslo.messaging.notification"):
         routed.error({}, "network.create", {})
         routed.critical({}, "network.delete", {})
         routed.warn({}, "network.update", {})
-    logged = [r.name for r in caplog.records if r.name.startswith("messaging.notification.")]
-    assert logged == ["messaging.notification.network.create",
-                      "messaging.notification.network.delete"]
+    logged = [r.name for r in caplog.records if r.name.startswith("oslo.messaging.notification.")]
+    assert logged == ["oslo.messaging.notification.network.create",
+                      "oslo.messaging.notification.network.delete"]
     assert _sent_to_test(routed) == []
 
 
@@ -164,12 +164,24 @@ def test_bad_routing_files_fail_when_the_notifier_is_built(tmp_path, text, match
     assert path in str(e.value)
 
 
-def test_missing_file_and_missing_option_are_clear_errors(tmp_path):
+def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(NotifierDriverLoadFailure, match="cannot read routing file"):
         _notifier(str(tmp_path / "absent.yaml"))
+
+
+def test_without_routing_config_the_notifier_builds_and_drops_with_an_error(caplog):
     with get_notification_transport(None, "fake://") as transport:
-        with pytest.raises(NotifierDriverLoadFailure, match="routing_config"):
-            Notifier(transport, driver="routing")
+        with caplog.at_level(logging.ERROR, logger="messaging.notify.routing"):
+            notifier = Notifier(transport, driver="routing")
+        assert "routing_config" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            notifier.info({}, "compute.instance.create.end", {"id": 1})
+        errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1
+        assert "compute.instance.create.end" in errors[0].getMessage()
+        assert "routing_config" in errors[0].getMessage()
+        assert notifier.drivers["routing"].drivers == {}
 
 
 def test_load_routes_accepts_a_single_pattern_string(tmp_path):

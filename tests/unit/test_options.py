@@ -60,13 +60,16 @@ def test_oslo_config_is_read_only_when_registered():
     assert read_option(conf, "DEFAULT", Option("rpc_response_timeout", float, 60.0, "")) == 7.0
 
 
-def test_global_conf_untouched_by_get_transport():
+def test_only_the_conf_handed_over_gets_our_options():
     cfg = pytest.importorskip("oslo_config.cfg")
     import messaging
 
     before = set(cfg.CONF)
-    messaging.get_transport(cfg.CONF, url="fake://").cleanup()
-    assert set(cfg.CONF) == before
+    mine = cfg.ConfigOpts()
+    mine([])
+    messaging.get_transport(mine, url="fake://").cleanup()
+    assert set(cfg.CONF) == before  # never the global one behind the caller's back
+    assert "transport_url" in mine and "oslo_messaging_notifications" in mine  # as oslo
 
 
 def test_register_opts_includes_installed_drivers_tables():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from messaging import NoSuchMethod, RemoteError, UnsupportedVersion
+from messaging import MessagingTimeout, NoSuchMethod, RemoteError, UnsupportedVersion
 from messaging.remote import deserialize_exception, serialize_exception
 
 
@@ -52,19 +52,61 @@ def test_allowed_module_is_rebuilt_with_kwargs():
     assert type(exc) is LocalError and exc.kwargs == {"code": 3}
 
 
-def test_our_exceptions_rebuild_exactly():
-    for original in (NoSuchMethod("frob"), UnsupportedVersion("2.0", method="frob")):
-        exc = deserialize_exception(serialize_exception(_raised(original)))
-        assert type(exc) is type(original)
-        assert str(exc) == str(original)
+@pytest.mark.parametrize("original", [NoSuchMethod("frob"),
+                                      UnsupportedVersion("2.0", method="frob"),
+                                      MessagingTimeout("inner call timed out")])
+def test_our_exceptions_come_back_typed_and_as_remote_error(original):
+    exc = deserialize_exception(serialize_exception(_raised(original)))
+    assert isinstance(exc, type(original)) and isinstance(exc, RemoteError)
+    assert exc.kwargs == original.kwargs
+    assert exc.exc_type == type(original).__name__
+    assert exc.value == str(original)
+    assert "Traceback" in exc.traceback
+    assert str(exc).startswith(f"Remote error: {type(original).__name__} {original}\n")
+
+
+def test_a_remote_no_such_method_satisfies_both_except_clauses():
+    data = serialize_exception(_raised(NoSuchMethod("frob")))
+    with pytest.raises(RemoteError) as caught:
+        raise deserialize_exception(data)
+    assert caught.value.exc_type == "NoSuchMethod"
+    with pytest.raises(NoSuchMethod) as typed:
+        raise deserialize_exception(data)
+    assert typed.value.method == "frob"
+
+
+def test_re_raising_a_remote_error_of_ours_sends_the_original_class():
+    once = deserialize_exception(serialize_exception(_raised(NoSuchMethod("frob"))))
+    again = serialize_exception(_raised(once))
+    assert (again["class"], again["module"], again["kwargs"]) == (
+        "NoSuchMethod", "messaging.exceptions", {"method": "frob"})
 
 
 def test_oslo_module_names_map_to_ours():
+    # What an oslo.messaging server sends: the message as the only argument, no kwargs.
+    message = "Endpoint does not support RPC method frob"
     data = {"class": "NoSuchMethod", "module": "oslo_messaging.rpc.dispatcher",
-            "message": "Endpoint does not support RPC method frob", "tb": [],
-            "args": [], "kwargs": {"method": "frob"}}
+            "message": message, "tb": [], "args": [message], "kwargs": {}}
     exc = deserialize_exception(data)
     assert isinstance(exc, NoSuchMethod) and exc.method == "frob"
+    assert isinstance(exc, RemoteError) and exc.exc_type == "NoSuchMethod"
+
+
+def test_oslo_unsupported_version_arguments_are_read_back():
+    message = "Endpoint does not support RPC version 2.0. Attempted method: ping"
+    data = {"class": "UnsupportedVersion", "module": "oslo_messaging.rpc.dispatcher",
+            "message": message, "tb": [], "args": [message], "kwargs": {}}
+    exc = deserialize_exception(data)
+    assert isinstance(exc, UnsupportedVersion)
+    assert (exc.version, exc.method) == ("2.0", "ping")
+
+
+def test_rpc_module_paths_of_remote_error_as_oslo():
+    import messaging.rpc
+    import messaging.rpc.client
+
+    assert messaging.rpc.RemoteError is RemoteError
+    assert messaging.rpc.client.RemoteError is RemoteError
 
 
 def test_oslo_remote_suffix_is_stripped():

@@ -11,21 +11,23 @@ from messaging import InvalidTransportURL, TransportHost, TransportURL
 
 @pytest.mark.parametrize("url, expected", [
     ("rabbit://", TransportURL("rabbit")),
-    ("rabbit:///", TransportURL("rabbit", virtual_host="")),
-    ("rabbit:////", TransportURL("rabbit", virtual_host="/")),
+    ("rabbit:///", TransportURL("rabbit", "")),
+    ("rabbit:////", TransportURL("rabbit", "/")),
     ("fake:", TransportURL("fake")),
-    ("rabbit://h/my%2Fvhost", TransportURL("rabbit", (TransportHost("h"),), "my/vhost")),
-    ("rabbit://u:p@h:5672/v", TransportURL("rabbit", (TransportHost("h", 5672, "u", "p"),), "v")),
-    ("rabbit://u@h", TransportURL("rabbit", (TransportHost("h", None, "u", None),))),
-    ("rabbit://u:@h", TransportURL("rabbit", (TransportHost("h", None, "u", ""),))),
-    ("rabbit://[::1]:5673", TransportURL("rabbit", (TransportHost("::1", 5673),))),
-    ("rabbit://[fe80::1]", TransportURL("rabbit", (TransportHost("fe80::1"),))),
+    ("rabbit://h/my%2Fvhost", TransportURL("rabbit", "my/vhost", [TransportHost("h")])),
+    ("rabbit://u:p@h:5672/v", TransportURL("rabbit", "v", [TransportHost("h", 5672, "u", "p")])),
+    ("rabbit://u@h", TransportURL("rabbit", None, [TransportHost("h", None, "u", None)])),
+    ("rabbit://u:@h", TransportURL("rabbit", None, [TransportHost("h", None, "u", "")])),
+    ("rabbit://[::1]:5673", TransportURL("rabbit", None, [TransportHost("::1", 5673)])),
+    ("rabbit://[fe80::1]", TransportURL("rabbit", None, [TransportHost("fe80::1")])),
     ("rabbit://u%24:p%26@host:1234/%24",
-     TransportURL("rabbit", (TransportHost("host", 1234, "u$", "p&"),), "$")),
-    ("rabbit://us@er:pw@h", TransportURL("rabbit", (TransportHost("h", None, "us@er", "pw"),))),
+     TransportURL("rabbit", "$", [TransportHost("host", 1234, "u$", "p&")])),
+    ("rabbit://us@er:pw@h",
+     TransportURL("rabbit", None, [TransportHost("h", None, "us@er", "pw")])),
 ])
 def test_parse(url, expected):
     assert TransportURL.parse(url) == expected
+    assert TransportURL.parse(None, url) == expected
 
 
 def test_multiple_hosts_keep_order_and_own_credentials():
@@ -49,14 +51,15 @@ def test_query_repeated_keys_join_with_commas():
 
 @pytest.mark.parametrize("url", [
     "rabbit://u:p%40ss@h1:5672,h2:5673/vh",
-    "rabbit://[::1]:5672/",
+    "rabbit://[::1]:5672/v",
     "rabbit://u%24:p%26@host:1234/%24",
     "rabbit://h/my%2Fvhost?ssl=1&heartbeat_timeout_threshold=10",
-    "fake://",
+    "rabbit://h//leading-slash",
 ])
 def test_str_round_trips(url):
     parsed = TransportURL.parse(url)
-    assert TransportURL.parse(str(parsed)) == parsed
+    again = TransportURL.parse(str(parsed))
+    assert again == parsed and again.query == parsed.query
 
 
 def test_repr_and_render_mask_password():
@@ -67,11 +70,13 @@ def test_repr_and_render_mask_password():
     assert "topsecret" in str(url)
 
 
-def test_equal_urls_hash_equal():
-    a = TransportURL.parse("rabbit://h/?x=1")
-    b = TransportURL.parse("rabbit://h/?x=1")
+def test_equality_and_hash_ignore_the_query_as_oslo():
+    a = TransportURL.parse("rabbit://h/v?x=1")
+    b = TransportURL.parse("rabbit://h/v?x=2")
     assert a == b and hash(a) == hash(b)
-    assert a != TransportURL.parse("rabbit://h/?x=2")
+    assert a != TransportURL.parse("rabbit://h/other?x=1")
+    assert a != TransportURL.parse("rabbit://h2/v?x=1")
+    assert a != TransportURL.parse("kombu://h/v?x=1")
 
 
 @pytest.mark.parametrize("url, part", [
@@ -98,8 +103,91 @@ def test_bad_url_error_masks_password():
 
 def test_non_string_is_refused():
     with pytest.raises(InvalidTransportURL, match="Wrong URL type"):
-        TransportURL.parse(42)  # type: ignore[arg-type]
+        TransportURL.parse(42)
+    with pytest.raises(InvalidTransportURL, match="Wrong URL type"):
+        TransportURL.parse(None, 42)
 
 
 def test_scheme_is_part_before_plus():
     assert TransportURL.parse("zmq+redis://127.0.0.1:6379").scheme == "zmq"
+
+
+# -- oslo.messaging's signatures -------------------------------------------------------------
+
+
+@pytest.fixture
+def conf():
+    cfg = pytest.importorskip("oslo_config.cfg")
+    conf = cfg.ConfigOpts()
+    conf([])
+    return conf
+
+
+def test_parse_takes_conf_first_as_oslo(conf):
+    url = TransportURL.parse(conf, "rabbit://u:p@h:5672/vh")
+    assert url == TransportURL("rabbit", "vh", [TransportHost("h", 5672, "u", "p")])
+    assert url.conf is conf
+
+
+@pytest.mark.parametrize("given", [None, ""])
+def test_parse_without_url_reads_transport_url_from_the_config_file(tmp_path, given):
+    cfg = pytest.importorskip("oslo_config.cfg")
+    path = tmp_path / "service.conf"
+    path.write_text("[DEFAULT]\ntransport_url = rabbit://u:p@confhost:5673/cv\n")
+    conf = cfg.ConfigOpts()
+    conf(["--config-file", str(path)])  # nothing registered yet, as in a service
+    assert TransportURL.parse(conf, given) == TransportURL.parse("rabbit://u:p@confhost:5673/cv")
+    assert TransportURL.parse(conf).hosts[0].hostname == "confhost"
+
+
+def test_parse_registers_transport_url_on_the_conf_it_reads(conf):
+    assert TransportURL.parse(conf) == TransportURL.parse("rabbit://")  # the default
+    assert conf.transport_url == "rabbit://"
+
+
+def test_parse_reads_a_mapping_conf():
+    assert TransportURL.parse({"transport_url": "fake://h/v"}) == TransportURL(
+        "fake", "v", [TransportHost("h")])
+
+
+def test_constructor_takes_conf_first_as_oslo(conf):
+    hosts = [TransportHost("h1", 5672, "u", "p"), TransportHost("h2")]
+    url = TransportURL(conf, "rabbit", "vh", hosts, {"ssl": "1"})
+    assert (url.conf, url.transport, url.virtual_host, url.hosts, url.query) == (
+        conf, "rabbit", "vh", tuple(hosts), {"ssl": "1"})
+    assert url == TransportURL(conf, transport="rabbit", virtual_host="vh", hosts=hosts)
+    assert url == TransportURL("rabbit", "vh", hosts)  # conf may be left out
+
+
+def test_constructor_keeps_this_librarys_earlier_order_without_conf():
+    hosts = (TransportHost("h", 5672),)
+    assert TransportURL("rabbit", hosts, "vh", {"x": "1"}) == TransportURL("rabbit", "vh", hosts)
+    assert TransportURL("rabbit", hosts, "vh", {"x": "1"}).query == {"x": "1"}
+    assert TransportURL("rabbit", [], None).hosts == ()
+
+
+def test_constructor_refuses_hosts_that_are_not_transport_hosts():
+    with pytest.raises(TypeError, match="TransportHost"):
+        TransportURL(None, "rabbit", "vh", ["h1"])
+
+
+def test_a_url_is_read_only():
+    url = TransportURL.parse("rabbit://h/v")
+    with pytest.raises(AttributeError):
+        url.virtual_host = "w"
+
+
+@pytest.mark.parametrize("url, text", [
+    (TransportURL(None, "rabbit"), "rabbit:///"),
+    (TransportURL(None, "rabbit", "/"), "rabbit:////"),
+    (TransportURL(None, "rabbit", "/vh", [TransportHost("h")]), "rabbit://h//vh"),
+    (TransportURL(None, "rabbit", "a/b", [TransportHost("h")]), "rabbit://h/a/b"),
+    (TransportURL(None, "rabbit", None, [TransportHost("h", 5672, "u", "p@s")]),
+     "rabbit://u:p%40s@h:5672/"),
+    (TransportURL(None, "rabbit", None, [TransportHost("::1", 5672), TransportHost("h2")]),
+     "rabbit://[::1]:5672,h2/"),
+    (TransportURL(None, "rabbit", "v", [TransportHost("h")], {"a": "1,2"}),
+     "rabbit://h/v?a=1%2C2"),
+])
+def test_str_is_oslos(url, text):
+    assert str(url) == text
