@@ -80,6 +80,11 @@ class AsyncioExecutor(concurrent.futures.Executor):
     async code passes the running loop and the application keeps owning
     it); otherwise the executor starts its own loop in a daemon thread on
     first use and closes it at :meth:`shutdown`.
+
+    An event loop fits the executor abstraction this way, so ``asyncio`` is
+    an entry point of ``messaging.executors`` like the others rather than a
+    special case in the server, which only hands it a loop and the
+    coroutine form of its work.
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
