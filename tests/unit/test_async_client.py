@@ -142,3 +142,28 @@ def test_cancelling_the_awaiting_task_cancels_the_future():
 
 def test_exported_from_the_package():
     assert {"AsyncRPCClient", "get_async_rpc_client", "AsyncNotifier"} <= set(messaging.__all__)
+
+
+def test_a_burst_of_completions_from_another_thread_wakes_every_awaiter_once():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        futures = [concurrent.futures.Future() for _ in range(200)]
+        wakeups = []
+        original = loop.call_soon_threadsafe
+
+        def counting(*args, **kwargs):
+            wakeups.append(args[0])
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        awaiting = asyncio.gather(*(await_future(f, None, "x") for f in futures))
+        await asyncio.sleep(0)  # every awaiter is waiting now
+
+        def burst():
+            for n, future in enumerate(futures):
+                future.set_result(n)
+
+        await asyncio.to_thread(burst)
+        assert await awaiting == list(range(200))
+        assert 1 <= len(wakeups) < len(futures) / 2  # batched, not one wake-up each
+    asyncio.run(scenario())
