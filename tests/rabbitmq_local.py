@@ -214,3 +214,26 @@ class PrivateNode:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(where: str) -> dict[str, str]:
+    """A CA, a server certificate for localhost/127.0.0.1, a client certificate (CN guest)
+    and a self-signed certificate of a stranger (``other.pem``), made with ``openssl``."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=messaging-test-ca", "-keyout", "ca.key", "-out", "ca.pem", cwd=where)
+    with open(os.path.join(where, "san.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, cn in (("server", "localhost"), ("client", "guest")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=where)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", "san.cnf",
+                 "-out", f"{name}.pem", cwd=where)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=someone-else", "-keyout", "other.key", "-out", "other.pem", cwd=where)
+    return {name: os.path.join(where, name) for name in (
+        "ca.pem", "server.pem", "server.key", "client.pem", "client.key", "other.pem")}

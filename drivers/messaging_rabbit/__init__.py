@@ -1,9 +1,8 @@
 """RabbitMQ driver over kombu (``rabbit://``, alias ``kombu://``).
 
-Wire-compatible with oslo.messaging 18.x's rabbit driver, with a dedicated
-I/O thread per connection, native futures, pipelined publisher confirms,
-calls and sends bounded in time (``send_timeout``), a background ``listen``
-and automatic re-declaration after reconnects. See :mod:`messaging_rabbit.driver`;
-:mod:`messaging_rabbit.backlog` and :mod:`messaging_rabbit.recovery` hold the
-client-agnostic policy (budgets, deadlines, confirms; failover and backoff).
+Wire-compatible with oslo.messaging 18.x's rabbit driver. The driver itself,
+its options, topology, listeners, replies and recovery policy are the shared
+AMQP 0-9-1 layer (:mod:`messaging_amqp091`); this package holds only kombu's
+I/O loop and connect code (:mod:`messaging_rabbit.connection`) and the
+classification of kombu's and py-amqp's errors (:mod:`messaging_rabbit.errors`).
 """

@@ -21,6 +21,7 @@ import ssl
 
 import amqp.exceptions as amqp_exc
 import kombu.exceptions as kombu_exc
+from messaging_amqp091.errors import describe, is_refused
 
 __all__ = ["blames_declaration", "describe", "is_channel_error", "is_connection_error",
            "is_fatal_connect_error", "is_refused"]
@@ -51,27 +52,6 @@ def is_fatal_connect_error(exc: BaseException) -> bool:
         cause, (amqp_exc.AccessRefused, amqp_exc.NotAllowed, ssl.SSLCertVerificationError))
 
 
-def is_refused(exc: BaseException) -> bool:
-    """A connection attempt found nothing listening (``ECONNREFUSED``): a TCP-level failure.
-
-    kombu wraps the socket error in its ``OperationalError``; the cause tells.
-    """
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, ConnectionRefusedError):
-            return True
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
 def blames_declaration(exc: BaseException) -> bool:
     """A channel error answering a declaration (not an earlier asynchronous publish)."""
     return isinstance(exc, amqp_exc.AMQPError) and exc.method_name in _DECLARE_METHODS
-
-
-def describe(exc: BaseException) -> str:
-    """A short text for logs and error messages (never includes a password)."""
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"

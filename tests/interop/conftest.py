@@ -1,7 +1,10 @@
 """Fixtures for wire-compatibility tests against the real oslo.messaging 18.x.
 
 Both libraries talk through RabbitMQ on 127.0.0.1:5672 in a private vhost
-made for the session (deleted afterwards), on unique topics. Without the
+made for the session (deleted afterwards), on unique topics. Our side runs
+once per AMQP 0-9-1 driver (``ours``: ``rabbit`` over kombu, ``pika``), so
+every test against oslo.messaging holds for both; ``other_transport`` is the
+other driver, for pika <-> kombu tests. Without the
 broker or oslo.messaging the tests skip with the reason, unless
 ``MESSAGING_REQUIRE_BROKERS=1`` (CI), where a missing broker fails them.
 """
@@ -86,17 +89,48 @@ def oslo_notification_transport(oslo: Any, oslo_conf: Any, url: str) -> Iterator
     transport.cleanup()
 
 
+#: Our AMQP 0-9-1 drivers, by URL scheme.
+OURS = ("rabbit", "pika")
+
+
+@pytest.fixture(params=OURS)
+def ours(request: pytest.FixtureRequest) -> str:
+    """The scheme of our driver under test (``rabbit`` or ``pika``)."""
+    return str(request.param)
+
+
+def _our_url(url: str, scheme: str) -> str:
+    return url.replace("rabbit://", f"{scheme}://", 1)
+
+
 @pytest.fixture
-def transport(url: str) -> Iterator[messaging.Transport]:
+def transport(url: str, ours: str) -> Iterator[messaging.Transport]:
     """Our RPC transport on the vhost."""
-    t = messaging.get_rpc_transport(None, url)
+    t = messaging.get_rpc_transport(None, _our_url(url, ours))
     yield t
     t.cleanup()
 
 
 @pytest.fixture
-def notification_transport(url: str) -> Iterator[messaging.Transport]:
-    t = messaging.get_notification_transport(None, url)
+def notification_transport(url: str, ours: str) -> Iterator[messaging.Transport]:
+    t = messaging.get_notification_transport(None, _our_url(url, ours))
+    yield t
+    t.cleanup()
+
+
+@pytest.fixture
+def other_transport(url: str, ours: str) -> Iterator[messaging.Transport]:
+    """Our other AMQP 0-9-1 driver's RPC transport (pika for rabbit, rabbit for pika)."""
+    other = next(s for s in OURS if s != ours)
+    t = messaging.get_rpc_transport(None, _our_url(url, other))
+    yield t
+    t.cleanup()
+
+
+@pytest.fixture
+def other_notification_transport(url: str, ours: str) -> Iterator[messaging.Transport]:
+    other = next(s for s in OURS if s != ours)
+    t = messaging.get_notification_transport(None, _our_url(url, other))
     yield t
     t.cleanup()
 

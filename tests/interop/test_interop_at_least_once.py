@@ -15,13 +15,6 @@ import messaging
 
 pytestmark = pytest.mark.rabbit
 
-#: Until the RabbitMQ driver declares ``capabilities.mandatory`` (mandatory publish and
-#: the broker's return, after the rabbit-contract work lands) our side raises
-#: NotSupported. Strict: the mark must go once the driver does it.
-NOT_YET = pytest.mark.xfail(raises=messaging.NotSupported, strict=True,
-                            reason="rabbit driver: capabilities.mandatory not implemented yet")
-
-
 def test_oslo_reference_behaviour(oslo, oslo_transport, topic):
     client = oslo.get_rpc_client(oslo_transport, oslo.Target(topic=topic), timeout=30,
                                  transport_options=oslo.TransportOptions(at_least_once=True))
@@ -31,7 +24,6 @@ def test_oslo_reference_behaviour(oslo, oslo_transport, topic):
     assert time.monotonic() - started < 10
 
 
-@NOT_YET
 def test_our_call_and_cast_to_an_unserved_topic_fail_at_once(transport, topic):
     client = messaging.get_rpc_client(
         transport, messaging.Target(topic=topic), timeout=30,
@@ -44,7 +36,6 @@ def test_our_call_and_cast_to_an_unserved_topic_fail_at_once(transport, topic):
     assert time.monotonic() - started < 10
 
 
-@NOT_YET
 def test_our_mandatory_call_to_an_oslo_server_goes_through(oslo, oslo_transport, transport,
                                                            running, topic):
     class Endpoint:

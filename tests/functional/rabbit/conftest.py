@@ -1,10 +1,19 @@
-"""Fixtures for the RabbitMQ driver's functional tests (real broker on 127.0.0.1:5672).
+"""Fixtures for the RabbitMQ suites of both AMQP 0-9-1 drivers (real broker on 127.0.0.1:5672).
 
-Without a reachable broker the tests skip with the reason, unless
-``MESSAGING_REQUIRE_BROKERS=1`` (CI), where they fail. Each session gets a
-private vhost (``rabbitmqctl add_vhost``), deleted at the end, and each test
-unique topic names, so runs never collide with each other or with the
-conformance kit.
+One layout for ``rabbit://`` (kombu) and ``pika://``: every test that uses
+``url``, ``scheme``, ``driver`` or ``make_driver`` runs once per driver,
+through the ``amqp_driver`` parameter (``[rabbit]``, ``[pika]`` in test ids).
+``MESSAGING_AMQP_DRIVERS`` (comma-separated) picks which ones run: tox's
+``func-rabbit`` sets ``rabbit``, ``func-pika`` sets ``pika``; unset, both
+run. A test about one driver's own I/O says so with
+``@pytest.mark.amqp091_driver("rabbit")``.
+
+Raw inspection and injection use kombu directly (``raw_url``), so checks do
+not depend on either driver's parsing. Without a reachable broker the tests
+skip with the reason, unless ``MESSAGING_REQUIRE_BROKERS=1`` (CI), where
+they fail. Each session gets a private vhost (``rabbitmqctl add_vhost``),
+deleted at the end, and each test unique topic names, so runs never collide
+with each other or with the conformance kit.
 """
 
 from __future__ import annotations
@@ -17,13 +26,57 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from messaging_rabbit.driver import RabbitDriver
 from rabbitmq_local import PrivateNode, ctl, free_port, private_vhost, vhost_url
 
-from messaging.driver import IncomingMessage, Listener, Reply
+from messaging.driver import Driver, IncomingMessage, Listener, Reply
 from messaging.testing.helpers import wait_for
 from messaging.testing.plugin import skip_or_fail
 from messaging.url import TransportURL
+
+#: The AMQP 0-9-1 drivers: URL scheme -> driver class (imported when a test needs it).
+AMQP_DRIVERS = {"rabbit": "messaging_rabbit.driver:RabbitDriver",
+                "pika": "messaging_pika.driver:PikaDriver"}
+
+
+def selected_drivers() -> list[str]:
+    """The drivers ``MESSAGING_AMQP_DRIVERS`` asks for (default: all)."""
+    names = [n.strip() for n in os.environ.get("MESSAGING_AMQP_DRIVERS", "").split(",")
+             if n.strip()] or list(AMQP_DRIVERS)
+    unknown = sorted(set(names) - set(AMQP_DRIVERS))
+    if unknown:
+        raise pytest.UsageError(f"MESSAGING_AMQP_DRIVERS: unknown driver(s) {unknown}; "
+                                f"known: {sorted(AMQP_DRIVERS)}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that needs a driver once per selected driver (its marker may narrow it)."""
+    if "amqp_driver" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("amqp091_driver")
+    names = [n for n in selected_drivers() if marker is None or n in marker.args]
+    metafunc.parametrize("amqp_driver", names, scope="session")
+
+
+def driver_class(scheme: str) -> type[Driver]:
+    """The driver class of ``scheme`` (``rabbit`` or ``pika``)."""
+    import importlib
+
+    module, _, name = AMQP_DRIVERS[scheme].partition(":")
+    cls: type[Driver] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+@pytest.fixture(scope="session")
+def driver_cls(amqp_driver: str) -> type[Driver]:
+    """The class of the driver under test."""
+    return driver_class(amqp_driver)
+
+
+@pytest.fixture(scope="session")
+def scheme(amqp_driver: str) -> str:
+    """The URL scheme of the driver under test (``rabbit`` or ``pika``)."""
+    return amqp_driver
 
 
 def ctl_json(*args: str, vhost: str | None = None) -> list[dict[str, Any]]:
@@ -46,9 +99,15 @@ def vhost() -> Iterator[str]:
 
 
 @pytest.fixture
-def url(vhost: str) -> str:
-    """The transport URL of the private vhost."""
-    return vhost_url(vhost)
+def url(vhost: str, scheme: str) -> str:
+    """The transport URL of the private vhost, for the driver under test."""
+    return vhost_url(vhost).replace("rabbit://", f"{scheme}://", 1)
+
+
+@pytest.fixture
+def raw_url(vhost: str) -> str:
+    """The private vhost as a kombu URL, for raw inspection and injection."""
+    return vhost_url(vhost).replace("rabbit://", "amqp://", 1)
 
 
 @pytest.fixture
@@ -58,16 +117,21 @@ def topic() -> str:
 
 
 @pytest.fixture
-def make_driver(url: str) -> Iterator[Callable[..., RabbitDriver]]:
-    """Build drivers (``make_driver(query='a=1', url=...)``); all cleaned up after the test."""
-    made: list[RabbitDriver] = []
+def make_driver(url: str, scheme: str) -> Iterator[Callable[..., Any]]:
+    """Build drivers (``make_driver(query='a=1', url_=...)``); all cleaned up after the test.
+
+    ``url_`` may use any scheme: the driver under test is built for it.
+    """
+    made: list[Driver] = []
+    cls = driver_class(scheme)
 
     def make(query: str = "", url_: str | None = None, conf: Any = None,
-             default_exchange: str = "openstack") -> RabbitDriver:
+             default_exchange: str = "openstack") -> Any:
         text = url_ or url
         if query:
             text += ("&" if "?" in text else "?") + query
-        driver = RabbitDriver(conf, TransportURL.parse(text), default_exchange=default_exchange)
+        parsed = TransportURL.parse(text)
+        driver = cls(conf, parsed, default_exchange=default_exchange)
         made.append(driver)
         return driver
 
@@ -77,7 +141,7 @@ def make_driver(url: str) -> Iterator[Callable[..., RabbitDriver]]:
 
 
 @pytest.fixture
-def driver(make_driver: Callable[..., RabbitDriver]) -> RabbitDriver:
+def driver(make_driver: Callable[..., Any]) -> Any:
     """A driver on the private vhost with default options."""
     return make_driver()
 

@@ -37,8 +37,8 @@ def _queue_counts(node, vhost):
 
 
 def test_no_ack_is_lost_while_a_listener_consumes_again(make_driver, private_node, vhost,
-                                                        topic):
-    url = f"rabbit://{private_node.url_host}/{vhost}"
+                                                        topic, scheme):
+    url = f"{scheme}://{private_node.url_host}/{vhost}"
     driver = make_driver("kombu_reconnect_delay=0.1&rabbit_retry_interval=0.2", url_=url)
     futures = [driver.submit_notify(Target(topic=f"{topic}.{PRIORITIES[n % 5]}"), {},
                                     {"priority": PRIORITIES[n % 5].upper(), "payload": {"n": n}})

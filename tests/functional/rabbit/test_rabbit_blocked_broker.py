@@ -23,8 +23,8 @@ SEND_TIMEOUT = 2.0
 
 
 def test_sends_to_a_blocked_broker_fail_within_the_send_timeout(make_driver, serve, vhost,
-                                                                topic, private_node):
-    url = f"rabbit://{private_node.url_host}/{vhost}"
+                                                                topic, private_node, scheme):
+    url = f"{scheme}://{private_node.url_host}/{vhost}"
     driver = make_driver(f"send_timeout={SEND_TIMEOUT}", url_=url)
     server = serve(driver.listen(Target(topic=topic, server="s1")))
     driver.cast(Target(topic=topic), {}, {"method": "before", "args": {}})

@@ -22,8 +22,8 @@ QUICK = "kombu_reconnect_delay=0.2&rabbit_retry_interval=0.2&rabbit_retry_backof
 
 
 def test_everything_recovers_after_a_broker_restart(make_driver, serve, vhost, topic,
-                                                    private_node):
-    url = f"rabbit://{private_node.url_host}/{vhost}"
+                                                    private_node, scheme):
+    url = f"{scheme}://{private_node.url_host}/{vhost}"
     # Durable queues survive the restart, so a cast sent while the broker is
     # down lands in the server's queue even before the server is back.
     driver = make_driver(f"{QUICK}&amqp_durable_queues=1", url_=url)

@@ -19,9 +19,9 @@ FAST_RETRY = "rabbit_retry_interval=0.2&rabbit_retry_backoff=0.1&kombu_reconnect
 
 
 @pytest.fixture
-def dead_url(rmq):
+def dead_url(rmq, scheme):
     """A URL whose only host has nothing listening."""
-    return f"rabbit://guest:guest@127.0.0.1:{rmq.free_port()}/"
+    return f"{scheme}://guest:guest@127.0.0.1:{rmq.free_port()}/"
 
 
 def test_a_call_to_a_dead_broker_times_out_on_time(make_driver, dead_url, topic):
@@ -53,8 +53,8 @@ def test_sends_fail_once_their_retry_budget_is_spent(make_driver, dead_url, topi
         assert time.monotonic() - start < 5
 
 
-def test_an_unknown_vhost_fails_sends_and_listens_at_once(make_driver, topic):
-    driver = make_driver(url_="rabbit://guest:guest@127.0.0.1:5672/no_such_vhost_here")
+def test_an_unknown_vhost_fails_sends_and_listens_at_once(make_driver, topic, scheme):
+    driver = make_driver(url_=f"{scheme}://guest:guest@127.0.0.1:5672/no_such_vhost_here")
     start = time.monotonic()
     with pytest.raises(MessageDeliveryFailure, match=r"NotAllowed|vhost"):
         driver.call(Target(topic=topic), {}, {"method": "m", "args": {}}, timeout=30)
@@ -65,7 +65,7 @@ def test_an_unknown_vhost_fails_sends_and_listens_at_once(make_driver, topic):
     assert time.monotonic() - start < 10
 
 
-def test_bad_credentials_fail_at_once(make_driver, vhost, topic):
-    driver = make_driver(url_=f"rabbit://guest:wrong@127.0.0.1:5672/{vhost}")
+def test_bad_credentials_fail_at_once(make_driver, vhost, topic, scheme):
+    driver = make_driver(url_=f"{scheme}://guest:wrong@127.0.0.1:5672/{vhost}")
     with pytest.raises(MessageDeliveryFailure, match=r"ACCESS_REFUSED|AccessRefused"):
         driver.cast(Target(topic=topic), {}, {"method": "m", "args": {}})

@@ -35,9 +35,9 @@ def test_concurrent_casts_share_one_connection_with_many_confirms_in_flight(
 
 
 @pytest.fixture
-def full_queue(url, topic):
+def full_queue(url, topic, raw_url):
     """Queue ``topic`` that refuses every publish (max length 0, reject-publish)."""
-    conn = kombu.Connection(url.replace("rabbit://", "amqp://"))
+    conn = kombu.Connection(raw_url)
     exchange = kombu.Exchange("openstack", "topic", durable=False)
     kombu.Queue(topic, exchange, topic, queue_arguments={
         "x-max-length": 0, "x-overflow": "reject-publish"},

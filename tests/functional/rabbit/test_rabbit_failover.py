@@ -12,9 +12,9 @@ QUICK = "kombu_reconnect_delay=0.2&rabbit_retry_interval=0.2&rabbit_retry_backof
 
 
 @pytest.mark.parametrize("strategy", ["round-robin", "shuffle"])
-def test_a_dead_first_host_is_skipped(make_driver, serve, rmq, vhost, topic, strategy):
+def test_a_dead_first_host_is_skipped(make_driver, serve, rmq, vhost, topic, strategy, scheme):
     dead = f"guest:guest@127.0.0.1:{rmq.free_port()}"
-    url = f"rabbit://{dead},guest:guest@127.0.0.1:5672/{vhost}"
+    url = f"{scheme}://{dead},guest:guest@127.0.0.1:5672/{vhost}"
     driver = make_driver(f"{QUICK}&kombu_failover_strategy={strategy}", url_=url)
     listener = driver.listen(Target(topic=topic, server="s1"))
     serve(listener, lambda m: "via the second host")
@@ -26,8 +26,8 @@ def test_a_dead_first_host_is_skipped(make_driver, serve, rmq, vhost, topic, str
 
 
 def test_servers_and_clients_fail_over_when_their_broker_stops(
-        make_driver, serve, rmq, vhost, topic, private_node):
-    url = f"rabbit://{private_node.url_host},guest:guest@127.0.0.1:5672/{vhost}"
+        make_driver, serve, rmq, vhost, topic, private_node, scheme):
+    url = f"{scheme}://{private_node.url_host},guest:guest@127.0.0.1:5672/{vhost}"
     driver = make_driver(QUICK, url_=url)
     listener = driver.listen(Target(topic=topic, server="s1"))
     serve(listener, lambda m: "served")

@@ -29,8 +29,8 @@ class Echo:
 
 
 def test_start_returns_while_the_broker_is_down_and_serves_once_it_is_up(
-        private_node, vhost, topic):
-    url = f"rabbit://{private_node.url_host}/{vhost}?{QUICK}"
+        private_node, vhost, topic, scheme):
+    url = f"{scheme}://{private_node.url_host}/{vhost}?{QUICK}"
     transport = messaging.get_rpc_transport(None, url)
     server = messaging.get_rpc_server(transport, Target(topic=topic, server="s1"), [Echo()])
     private_node.stop()
@@ -55,8 +55,8 @@ def test_start_returns_while_the_broker_is_down_and_serves_once_it_is_up(
         transport.cleanup()
 
 
-def test_start_raises_when_the_broker_refuses_the_subscription(url, topic):
-    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:
+def test_start_raises_when_the_broker_refuses_the_subscription(url, topic, raw_url):
+    with kombu.Connection(raw_url) as raw:
         kombu.Queue(topic, kombu.Exchange("openstack", "topic", durable=False), topic,
                     queue_arguments={"x-max-length": 5}, channel=raw.default_channel).declare()
     transport = messaging.get_rpc_transport(None, url)
@@ -70,9 +70,9 @@ def test_start_raises_when_the_broker_refuses_the_subscription(url, topic):
 
 
 def test_a_subscription_refused_once_the_broker_is_back_is_reported(
-        make_driver, private_node, vhost, topic):
-    url = f"rabbit://{private_node.url_host}/{vhost}"
-    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:  # survives a restart
+        make_driver, private_node, vhost, topic, scheme):
+    url = f"{scheme}://{private_node.url_host}/{vhost}"
+    with kombu.Connection(f"amqp://{private_node.url_host}/{vhost}") as raw:  # survives a restart
         kombu.Queue(topic, kombu.Exchange("openstack", "topic", durable=False), topic,
                     durable=True, channel=raw.default_channel).declare()
     driver = make_driver(QUICK, url_=url)

@@ -16,7 +16,7 @@ GARBAGE = [b"not json at all", b"[1, 2, 3]", b'{"oslo.version": "9.0", "oslo.mes
 
 def test_an_rpc_server_rejects_garbage_and_keeps_serving(driver, serve, rmq, topic, caplog):
     server = serve(driver.listen(Target(topic=topic, server="s1")))
-    with caplog.at_level(logging.WARNING, logger="messaging_rabbit"):
+    with caplog.at_level(logging.WARNING, logger="messaging_amqp091"):
         for body in GARBAGE:
             driver.testing.publish_raw(Target(topic=topic), body)
         driver.cast(Target(topic=topic), {}, {"method": "good", "args": {}})
@@ -29,7 +29,7 @@ def test_an_rpc_server_rejects_garbage_and_keeps_serving(driver, serve, rmq, top
 
 def test_a_notification_listener_rejects_garbage_and_keeps_serving(driver, rmq, topic, caplog):
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
-    with caplog.at_level(logging.WARNING, logger="messaging_rabbit"):
+    with caplog.at_level(logging.WARNING, logger="messaging_amqp091"):
         driver.testing.publish_raw(Target(topic=f"{topic}.info"), b"\xff\xfe garbage")
         driver.testing.publish_raw(Target(topic=f"{topic}.info"), b'{"no": "priority"}')
         driver.notify(Target(topic=f"{topic}.info"), {}, {"priority": "INFO", "payload": 1})

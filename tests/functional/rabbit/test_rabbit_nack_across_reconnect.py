@@ -19,8 +19,8 @@ from messaging.target import Target
 pytestmark = pytest.mark.rabbit
 
 
-def test_a_nacked_cast_is_retried_after_a_reconnect(make_driver, rmq, url, topic):
-    raw = kombu.Connection(url.replace("rabbit://", "amqp://"))
+def test_a_nacked_cast_is_retried_after_a_reconnect(make_driver, rmq, url, topic, raw_url):
+    raw = kombu.Connection(raw_url)
     exchange = kombu.Exchange("openstack", "topic", durable=False)
     queue = kombu.Queue(topic, exchange, topic, queue_arguments={
         "x-max-length": 1, "x-overflow": "reject-publish"}, channel=raw.default_channel)

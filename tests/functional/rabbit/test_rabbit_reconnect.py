@@ -113,14 +113,14 @@ def test_unacked_notifications_come_back_after_a_reconnect(make_driver, rmq, top
     rmq.wait_until(lambda: rmq.queues()[f"{topic}.info"]["messages"] == 0, what="acked")
 
 
-def test_a_deleted_exchange_is_declared_again_on_a_new_channel(driver, rmq, url, topic):
+def test_a_deleted_exchange_is_declared_again_on_a_new_channel(driver, rmq, url, topic, raw_url):
     import kombu
 
     exchange = f"ex_{topic}"
     target = Target(topic=topic, exchange=exchange)
     driver.cast(target, {}, {"method": "first", "args": {}})
     assert driver._client.generation == 1
-    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:
+    with kombu.Connection(raw_url) as raw:
         raw.default_channel.exchange_delete(exchange)
     assert exchange not in rmq.exchanges()
     # The publish hits the missing exchange: 404 closes the channel; the driver
@@ -131,12 +131,12 @@ def test_a_deleted_exchange_is_declared_again_on_a_new_channel(driver, rmq, url,
     assert exchange in rmq.exchanges()
 
 
-def test_a_refused_declaration_fails_only_that_send(driver, serve, url, topic):
+def test_a_refused_declaration_fails_only_that_send(driver, serve, url, topic, raw_url):
     import kombu
 
     from messaging.exceptions import MessageDeliveryFailure
 
-    with kombu.Connection(url.replace("rabbit://", "amqp://")) as raw:
+    with kombu.Connection(raw_url) as raw:
         kombu.Queue(f"{topic}.info", kombu.Exchange("openstack", "topic", durable=False),
                     f"{topic}.info", queue_arguments={"x-max-length": 5},
                     channel=raw.default_channel).declare()

@@ -1,15 +1,15 @@
 """The client-agnostic policy behind reconnects and the send backlog (no broker needed).
 
-:class:`~messaging_rabbit.recovery.ReconnectPolicy` waits the base interval
+:class:`~messaging_amqp091.recovery.ReconnectPolicy` waits the base interval
 while nothing listens and backs off (capped) otherwise;
-:class:`~messaging_rabbit.backlog.Backlog` keeps deferred retries under the
+:class:`~messaging_amqp091.backlog.Backlog` keeps deferred retries under the
 same budget and deadline rules as everything else.
 """
 
 from __future__ import annotations
 
-from messaging_rabbit.backlog import Backlog, Task
-from messaging_rabbit.recovery import ReconnectPolicy
+from messaging_amqp091.backlog import Backlog, Task
+from messaging_amqp091.recovery import ReconnectPolicy
 
 from messaging.exceptions import MessageDeliveryFailure
 

@@ -44,9 +44,9 @@ def _accepts(port: int) -> bool:
 
 
 def test_a_server_answers_within_two_retry_intervals_of_the_broker_coming_back(
-        private_node, vhost, topic, record_property):
+        private_node, vhost, topic, record_property, scheme):
     # Durable queues keep the request while the server consumes again.
-    url = (f"rabbit://{private_node.url_host}/{vhost}?amqp_durable_queues=true"
+    url = (f"{scheme}://{private_node.url_host}/{vhost}?amqp_durable_queues=true"
            f"&rabbit_retry_interval={RETRY_INTERVAL}")
     transport = messaging.get_rpc_transport(None, url)
     exchange = f"ex_{topic}"

@@ -115,6 +115,7 @@ class _Calculator:
         raise ValueError(text)
 
 
+@pytest.mark.amqp091_driver("rabbit")
 def test_the_public_api_over_the_kombu_alias(url, topic):
     transport = messaging.get_rpc_transport(None, url.replace("rabbit://", "kombu://"))
     try:

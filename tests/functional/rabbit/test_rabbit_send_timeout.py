@@ -23,8 +23,8 @@ pytestmark = pytest.mark.rabbit
 
 
 @pytest.fixture
-def dead_url(rmq):
-    return f"rabbit://guest:guest@127.0.0.1:{rmq.free_port()}/"
+def dead_url(rmq, scheme):
+    return f"{scheme}://guest:guest@127.0.0.1:{rmq.free_port()}/"
 
 
 @pytest.mark.parametrize("send", ["cast", "notify"])

@@ -25,9 +25,9 @@ HEX32 = re.compile("[0-9a-f]{32}")
 
 
 @pytest.fixture
-def raw(url):
+def raw(url, raw_url):
     """A raw kombu connection to the test vhost."""
-    conn = kombu.Connection(url.replace("rabbit://", "amqp://"))
+    conn = kombu.Connection(raw_url)
     yield conn
     conn.release()
 

@@ -1,10 +1,11 @@
-"""Options of the RabbitMQ driver: oslo.messaging's ``[oslo_messaging_rabbit]`` table.
+"""Options of both AMQP 0-9-1 drivers: oslo.messaging's ``[oslo_messaging_rabbit]`` table.
 
 Names and defaults are oslo.messaging 18.x's, so an existing configuration
-file keeps working; every option can also be given in the transport URL
-query (``rabbit://host/?heartbeat_timeout_threshold=10``), which wins over
-the configuration. :func:`load_settings` resolves both into a typed
-:class:`Settings`.
+file keeps working, for ``rabbit://`` (kombu) and ``pika://`` alike (the
+``kombu_*`` options keep their names on both); every option can also be
+given in the transport URL query (``pika://host/?heartbeat_timeout_threshold=10``),
+which wins over the configuration. :func:`load_settings` resolves both into
+a typed :class:`Settings`.
 
 A few options are accepted for compatibility but have no effect here (the
 send-connection pool: this driver shares one connection whose publishes are

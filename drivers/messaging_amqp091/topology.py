@@ -3,10 +3,10 @@
 RabbitMQ refuses to re-declare an object with other flags or arguments
 (406 PRECONDITION_FAILED), so a service using this library and one using
 oslo.messaging can only share a broker if both declare the same thing. The
-specs below are built from :class:`~messaging_rabbit.options.Settings` the
+specs below are built from :class:`~messaging_amqp091.options.Settings` the
 way oslo 18.x builds them (``impl_rabbit.Consumer``/``_get_queue_arguments``,
-``topic_send``, ``fanout_send``, ``notify_send``); :func:`declare_queue` and
-:func:`declare_exchange` put them on a channel.
+``topic_send``, ``fanout_send``, ``notify_send``). They are plain data: each
+driver's connection puts them on a channel with its own client library.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amqp.exceptions import PreconditionFailed
-
 from .options import Settings
 
 __all__ = [
@@ -27,9 +25,10 @@ __all__ = [
     "ExchangeSpec",
     "QueueSpec",
     "control_exchange",
-    "declare_exchange",
-    "declare_queue",
+    "durable_mismatch",
+    "exchange_durability",
     "fanout_exchange",
+    "merge_bindings",
     "notification_queue",
     "reply_queue",
     "rpc_server_queues",
@@ -173,33 +172,26 @@ def merge_bindings(specs: list[QueueSpec]) -> list[QueueSpec]:
     return list(merged.values())
 
 
-def declare_exchange(channel: Any, spec: ExchangeSpec,
-                     overrides: MutableMapping[str, bool]) -> None:
-    """Declare ``spec`` on a py-amqp channel (no-op for the default exchange).
+def exchange_durability(spec: ExchangeSpec, overrides: Mapping[str, bool]) -> bool:
+    """The durability to declare ``spec`` with: the one that worked before, if any.
 
-    ``overrides`` maps exchange names to the durability that worked before
-    (see :class:`DurableMismatch`).
+    ``overrides`` maps exchange names to the durability a refusal taught
+    (see :class:`DurableMismatch` and :func:`durable_mismatch`).
     """
-    if not spec.name:
-        return
-    durable = overrides.get(spec.name, spec.durable)
-    try:
-        channel.exchange_declare(spec.name, spec.type, durable=durable,
-                                 auto_delete=spec.auto_delete)
-    except PreconditionFailed as exc:
-        if durable and "inequivalent arg 'durable'" in str(exc):
-            LOG.warning("Exchange %s exists non-durable; declaring it non-durable as other "
-                        "services do", spec.name)
-            overrides[spec.name] = False
-            raise DurableMismatch(spec.name) from exc
-        raise
+    return overrides.get(spec.name, spec.durable)
 
 
-def declare_queue(channel: Any, spec: QueueSpec, overrides: MutableMapping[str, bool]) -> None:
-    """Declare ``spec``, its exchanges and its bindings on a py-amqp channel."""
-    for binding in spec.bindings:
-        declare_exchange(channel, binding.exchange, overrides)
-    channel.queue_declare(spec.name, durable=spec.durable, auto_delete=spec.auto_delete,
-                          arguments=dict(spec.arguments) or None)
-    for binding in spec.bindings:
-        channel.queue_bind(spec.name, binding.exchange.name, binding.routing_key)
+def durable_mismatch(spec: ExchangeSpec, durable: bool, reply_text: str,
+                     overrides: MutableMapping[str, bool]) -> DurableMismatch | None:
+    """If declaring ``spec`` durable was refused because it exists non-durable, learn it.
+
+    ``reply_text`` is the broker's text of the 406 PRECONDITION_FAILED. Returns
+    the :class:`DurableMismatch` to raise (and records the override), or None
+    when the refusal is about something else.
+    """
+    if durable and "inequivalent arg 'durable'" in reply_text:
+        LOG.warning("Exchange %s exists non-durable; declaring it non-durable as other "
+                    "services do", spec.name)
+        overrides[spec.name] = False
+        return DurableMismatch(spec.name)
+    return None

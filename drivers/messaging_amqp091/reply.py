@@ -17,15 +17,15 @@ import logging
 import threading
 import uuid
 
-import amqp
-
 from messaging.correlation import ReplyCorrelator
 from messaging.envelope import parse_reply, unwrap
 
 from .codec import decode_body
-from .connection import IOConnection, Subscription
+from .connection import Connection
+from .delivery import Delivery
 from .options import Settings
 from .topology import reply_queue
+from .work import Subscription
 
 __all__ = ["ReplyQueue"]
 
@@ -35,7 +35,7 @@ LOG = logging.getLogger(__name__)
 class ReplyQueue:
     """The reply queue of one driver, feeding its :attr:`correlator`."""
 
-    def __init__(self, conn: IOConnection, settings: Settings) -> None:
+    def __init__(self, conn: Connection, settings: Settings) -> None:
         self._conn = conn
         #: the ``_reply_q`` put in requests
         self.queue_name = f"reply_{uuid.uuid4().hex}"
@@ -54,7 +54,7 @@ class ReplyQueue:
                 self._conn.subscribe(self._sub)
                 self._started = True
 
-    def _on_message(self, message: amqp.Message, generation: int) -> None:
+    def _on_message(self, message: Delivery, generation: int) -> None:
         """I/O thread: parse one reply and hand it to the correlator."""
         try:
             frame = parse_reply(unwrap(decode_body(message.body, message.headers)))

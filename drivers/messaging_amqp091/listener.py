@@ -1,8 +1,8 @@
 """RPC servers and notification listeners: their queues, messages and replies.
 
-Each listener owns one :class:`~messaging_rabbit.connection.IOConnection`
-(as oslo.messaging gives each its own connection). Deliveries are parsed on
-its I/O thread and queued for :meth:`RabbitListener.poll`; acks, rejects,
+Each listener owns one :class:`~messaging_amqp091.connection.Connection`
+(as oslo.messaging gives each its own connection), kombu's or pika's. Deliveries are parsed on
+its I/O thread and queued for :meth:`AmqpListener.poll`; acks, rejects,
 replies and call-monitor heartbeats from the executor's threads are handed
 back to that I/O thread, never run on the caller's thread.
 
@@ -23,8 +23,8 @@ Delivery guarantees (the driver's ``capabilities`` say the same):
   dropped while that channel lives (also while a reconnected connection
   still consumes its other queues), moot once it is gone.
 
-The listener's connection connects in the background: :attr:`RabbitListener.consuming`
-and :attr:`RabbitListener.last_error` say whether its queues are consumed, and
+The listener's connection connects in the background: :attr:`AmqpListener.consuming`
+and :attr:`AmqpListener.last_error` say whether its queues are consumed, and
 why not.
 """
 
@@ -40,8 +40,6 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-import amqp
-
 from messaging.driver import IncomingMessage, Listener
 from messaging.envelope import (
     Request,
@@ -54,11 +52,13 @@ from messaging.incoming import RequestMessage, TrackedMessage
 from messaging.settlement import DeliveryTracker
 
 from .codec import decode_body, encode_body
-from .connection import IOConnection, Publish, Session, Subscription
+from .connection import Connection
+from .delivery import Delivery
 from .options import Settings
 from .topology import QueueSpec
+from .work import Publish, Subscription
 
-__all__ = ["NotificationMessage", "ObsoleteReplyQueues", "RabbitListener", "RpcMessage"]
+__all__ = ["NotificationMessage", "ObsoleteReplyQueues", "AmqpListener", "RpcMessage"]
 
 LOG = logging.getLogger(__name__)
 _STOP = object()
@@ -108,7 +108,7 @@ class _Settle:
 
     __slots__ = ("_conn", "_done", "_generation", "_tag")
 
-    def __init__(self, conn: IOConnection, tag: int, generation: int) -> None:
+    def __init__(self, conn: Connection, tag: int, generation: int) -> None:
         self._conn = conn
         self._tag = tag
         self._generation = generation
@@ -117,26 +117,25 @@ class _Settle:
     def ack(self) -> None:
         if not self._done:
             self._done = True
-            self._conn.settle(self._generation, partial(_ack, self._tag))
+            self._conn.ack(self._generation, self._tag)
 
     def reject(self, requeue: bool) -> None:
         if not self._done:
             self._done = True
-            self._conn.settle(self._generation, partial(_reject, self._tag, requeue))
+            self._conn.reject(self._generation, self._tag, requeue)
 
-
-def _ack(tag: int, session: Session) -> None:
-    session.channel.basic_ack(tag)
-
-
-def _reject(tag: int, requeue: bool, session: Session) -> None:
-    session.channel.basic_reject(tag, requeue=requeue)
+    def settle(self, requeue: bool) -> None:
+        """Give the delivery back (``basic.reject`` with requeue) or acknowledge it."""
+        if requeue:
+            self.reject(requeue=True)
+        else:
+            self.ack()
 
 
 class RpcMessage(RequestMessage):
-    """An RPC request received by a :class:`RabbitListener`."""
+    """An RPC request received by a :class:`AmqpListener`."""
 
-    def __init__(self, listener: RabbitListener, request: Request, settle: _Settle,
+    def __init__(self, listener: AmqpListener, request: Request, settle: _Settle,
                  generation: int, tracker: DeliveryTracker[Any]) -> None:
         super().__init__(request, tracker)
         self._listener = listener
@@ -144,10 +143,7 @@ class RpcMessage(RequestMessage):
         self.generation = generation
 
     def _settle(self, requeue: bool) -> None:
-        if requeue:
-            self._settle_op.reject(requeue=True)
-        else:
-            self._settle_op.ack()
+        self._settle_op.settle(requeue)
 
     def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
         if final:
@@ -157,7 +153,7 @@ class RpcMessage(RequestMessage):
 
 
 class NotificationMessage(_NotificationMessage):
-    """A notification received by a :class:`RabbitListener`; requeue is ``basic.reject``."""
+    """A notification received by a :class:`AmqpListener`; requeue is ``basic.reject``."""
 
     def __init__(self, ctxt: dict[str, Any], message: dict[str, Any], settle: _Settle,
                  generation: int, tracker: DeliveryTracker[Any],
@@ -167,21 +163,18 @@ class NotificationMessage(_NotificationMessage):
         self.generation = generation
 
     def _settle(self, requeue: bool) -> None:
-        if requeue:
-            self._settle_op.reject(requeue=True)
-        else:
-            self._settle_op.ack()
+        self._settle_op.settle(requeue)
 
 
-class RabbitListener(Listener):
+class AmqpListener(Listener):
     """Messages of one subscription (an RPC server's three queues, or notification queues).
 
     :param rpc: parse deliveries as RPC requests (else as notifications).
     """
 
-    def __init__(self, conn: IOConnection, settings: Settings, queues: list[QueueSpec], *,
+    def __init__(self, conn: Connection, settings: Settings, queues: list[QueueSpec], *,
                  rpc: bool, obsolete: ObsoleteReplyQueues,
-                 on_cleanup: Callable[[RabbitListener], None] | None = None) -> None:
+                 on_cleanup: Callable[[AmqpListener], None] | None = None) -> None:
         self._conn = conn
         self._settings = settings
         self._rpc = rpc
@@ -196,7 +189,7 @@ class RabbitListener(Listener):
         self.queues = list(queues)
 
     @property
-    def connection(self) -> IOConnection:
+    def connection(self) -> Connection:
         """The listener's own connection (tests read ``name`` and ``connects``)."""
         return self._conn
 
@@ -226,11 +219,11 @@ class RabbitListener(Listener):
 
     # ------------------------------------------------------------------ I/O thread
 
-    def _on_message(self, message: amqp.Message, generation: int) -> None:
-        tag = message.delivery_info["delivery_tag"]
+    def _on_message(self, message: Delivery, generation: int) -> None:
+        tag = message.delivery_tag
         settle = _Settle(self._conn, tag, generation)
         if self._stopped:
-            message.channel.basic_reject(tag, requeue=True)
+            self._conn.reject(generation, tag, True)
             return
         try:
             inner = unwrap(decode_body(message.body, message.headers))
@@ -238,13 +231,13 @@ class RabbitListener(Listener):
                 else self._notification(inner, settle, generation)
         except Exception as exc:  # MalformedMessage, or anything odd in a body
             LOG.warning("Rejecting a malformed message from queue of routing key %r: %s",
-                        message.delivery_info.get("routing_key"), exc)
-            message.channel.basic_reject(tag, requeue=False)
+                        message.routing_key, exc)
+            self._conn.reject(generation, tag, False)
             return
         if self._tracker.is_duplicate(incoming.unique_id):
             LOG.warning("Dropping a duplicate of acknowledged message %s (routing key %r)",
-                        incoming.unique_id, message.delivery_info.get("routing_key"))
-            message.channel.basic_ack(tag)
+                        incoming.unique_id, message.routing_key)
+            self._conn.ack(generation, tag)
             return
         self._incoming.put(incoming)
 
@@ -295,12 +288,13 @@ class RabbitListener(Listener):
         return out
 
     def _keep_if_current(self, item: Any, out: list[IncomingMessage]) -> None:
-        if item.generation == self._conn.generation:
-            self._tracker.track(item, item.unique_id)
-            out.append(item)
-        else:  # not remembered as seen: the broker redelivers it, and it must run then
+        if not self._conn.alive(item.generation):
+            # Not remembered as seen: the broker redelivers it, and it must run then.
             LOG.debug("Dropping a message received before a reconnect (the broker "
                       "redelivers it)")
+        else:
+            self._tracker.track(item, item.unique_id)
+            out.append(item)
 
     def stop(self) -> None:
         """Stop taking messages: cancel the consumers, hand buffered ones back, wake poll."""
