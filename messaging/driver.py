@@ -47,14 +47,13 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import contextlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from .exceptions import MessageDeliveryFailure, MessagingTimeout
-from .executors import start_threads
+from .executors import StartedThreadPool
 from .target import Target
 from .url import TransportURL
 
@@ -258,8 +257,8 @@ class Driver(abc.ABC):
         self.conf = conf
         self.url = url
         self.default_exchange = default_exchange
-        self._submit_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._submit_lock = threading.Lock()
+        self._submit_pool = StartedThreadPool(self.submit_workers,
+                                              f"messaging-{url.scheme}-submit")
 
     # -- synchronous verbs (default: wait on the future) ---------------------------
 
@@ -330,7 +329,7 @@ class Driver(abc.ABC):
         A verb the pool never ran (the driver was cleaned up first) ends its
         future with ``unsent(reason)``.
         """
-        work = self._submit_pool_started().submit(fn)
+        work = self._submit_pool.get().submit(fn)
         outcome: Future[T] = Future()
 
         def forward(done: Future[T]) -> None:
@@ -344,19 +343,6 @@ class Driver(abc.ABC):
 
         work.add_done_callback(forward)
         return outcome
-
-    def _submit_pool_started(self) -> concurrent.futures.ThreadPoolExecutor:
-        pool = self._submit_pool
-        if pool is None:
-            with self._submit_lock:
-                if self._submit_pool is None:
-                    self._submit_pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=self.submit_workers,
-                        thread_name_prefix=f"messaging-{self.url.scheme}-submit")
-                    # all at once, so later submits (maybe on an event loop) never start one
-                    start_threads(self._submit_pool, self.submit_workers)
-                pool = self._submit_pool
-        return pool
 
     # -- receiving and lifecycle ---------------------------------------------------
 
@@ -380,10 +366,7 @@ class Driver(abc.ABC):
         Pending calls end at once with ``MessagingTimeout``. Subclasses call
         ``super().cleanup()`` (it stops the pool behind the default ``submit_*``).
         """
-        with self._submit_lock:
-            pool, self._submit_pool = self._submit_pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._submit_pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def testing(self) -> TestingHooks | None:

@@ -22,7 +22,7 @@ from .exceptions import ExecutorLoadFailure
 from .steps import is_async_callable
 
 __all__ = ["EXECUTOR_NAMESPACE", "AsyncioExecutor", "BlockingExecutor", "ThreadingExecutor",
-           "load_executor", "start_threads"]
+           "StartedThreadPool", "load_executor", "start_threads"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +92,7 @@ class AsyncioExecutor(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._owned: threading.Thread | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool = StartedThreadPool(self._max_workers, "messaging-worker")
         self._in_flight: set[concurrent.futures.Future[Any]] = set()
         self._shutdown = False
 
@@ -103,7 +103,7 @@ class AsyncioExecutor(concurrent.futures.Executor):
         run, which must not happen later on the loop, when work is handed to
         the pool. (A server calls this from ``start``, off the loop.)
         """
-        start_threads(self._threads(), self._max_workers)
+        self._pool.get()
         with self._lock:
             if self._loop is not None:
                 raise RuntimeError("the executor already runs on a loop")
@@ -136,7 +136,7 @@ class AsyncioExecutor(concurrent.futures.Executor):
             with self._lock:
                 if self._shutdown:
                     raise RuntimeError("cannot schedule new work after shutdown")
-            return self._threads().submit(fn, *args, **kwargs)
+            return self._pool.get().submit(fn, *args, **kwargs)
         loop = self.loop
         coro = fn(*args, **kwargs)
         with self._lock:
@@ -160,17 +160,7 @@ class AsyncioExecutor(concurrent.futures.Executor):
     async def run_blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` on the executor's thread pool and await its result."""
         call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
-        return await asyncio.get_running_loop().run_in_executor(self._threads(), call)
-
-    def _threads(self) -> concurrent.futures.ThreadPoolExecutor:
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=self._max_workers, thread_name_prefix="messaging-worker")
-                pool = self._pool
-        return pool
+        return await asyncio.get_running_loop().run_in_executor(self._pool.get(), call)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse new work; with ``wait``, return once the work in flight is done.
@@ -190,8 +180,7 @@ class AsyncioExecutor(concurrent.futures.Executor):
                 raise RuntimeError("waiting for the server's coroutines from its own event "
                                    "loop would block them; use 'await server.astop()'")
             concurrent.futures.wait(in_flight)
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
         owned, loop = self._owned, self._loop
         if owned is not None and loop is not None:
             self._owned = None
@@ -203,12 +192,42 @@ class AsyncioExecutor(concurrent.futures.Executor):
                 owned.join()
 
 
-def start_threads(pool: concurrent.futures.ThreadPoolExecutor, count: int) -> None:
-    """Make ``pool`` start ``count`` threads now: each task holds its thread until all started.
+class StartedThreadPool:
+    """A thread pool made on first use with all its threads started at once.
 
-    A pool otherwise starts a thread inside ``submit`` when none is idle, and
-    starting a thread waits for it to run: on an event loop that is a stall.
+    A pool otherwise starts a thread inside ``submit`` when none is idle,
+    and starting a thread waits for it to run: on an event loop, a stall.
+    ``shutdown`` drops the pool; the next use makes a new one.
     """
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self.max_workers = max_workers
+        self.name = name
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def get(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The pool, made and its threads started if there is none yet."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self.max_workers, thread_name_prefix=self.name)
+                    start_threads(self._pool, self.max_workers)
+                pool = self._pool
+        return pool
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the pool down (if there is one) and forget it."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def start_threads(pool: concurrent.futures.ThreadPoolExecutor, count: int) -> None:
+    """Make ``pool`` start ``count`` threads now: each task holds its thread until all started."""
     started = threading.Barrier(count + 1)
 
     def hold() -> None:
