@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 BENCHES = ["bench_fake", "bench_rabbit", "bench_pika", "bench_notify", "bench_amqp1",
-           "bench_async"]
+           "bench_zmq", "bench_async"]
 
 
 def main() -> int:

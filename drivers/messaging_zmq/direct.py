@@ -1,0 +1,139 @@
+"""Synchronous calls and casts from the caller's own thread.
+
+A synchronous ``call`` through the I/O thread costs two thread hand-offs
+(the request to the I/O thread, the reply back), each worth more than the
+ZeroMQ round trip itself. So a thread that calls or casts synchronously to
+a server the I/O thread already reached gets DEALERs of its own, one per
+server endpoint, used by that thread alone: it sends the request and waits
+for the reply on its socket (``zmq_poll``, with a wake-up pipe that
+``Driver.cleanup`` writes), feeding the reply to the core's
+:class:`~messaging.correlation.ReplyCorrelator` like any other.
+
+Everything that needs more than that falls back to the I/O thread: a
+server not known to be reachable yet (the I/O thread's monitored DEALER
+finds out), a thread socket still connecting or whose queue is full
+(``IMMEDIATE``: the send would block), futures, fanout, notifications.
+
+A thread keeps at most :data:`MAX_PER_THREAD` such sockets (least recently
+used go first); its socket to a server marked down is closed when a send on
+it fails; a thread's sockets are closed when the thread ends, and all of
+them at cleanup (each under its thread's lock, so never while the thread
+uses it). This costs one connection per calling
+thread and server, which is the price of the round trip without hand-offs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import weakref
+from typing import Any
+
+import zmq
+
+from .options import Settings
+from .sockets import new_socket
+
+__all__ = ["MAX_PER_THREAD", "ThreadDealers", "ThreadSockets"]
+
+LOG = logging.getLogger(__name__)
+
+#: DEALERs one thread keeps for direct calls (least recently used are closed).
+MAX_PER_THREAD = 32
+
+
+class ThreadDealers:
+    """One thread's DEALERs by endpoint; used only while holding :attr:`lock`."""
+
+    def __init__(self) -> None:
+        #: held by the owning thread while it uses the sockets, and by cleanup to close them
+        self.lock = threading.Lock()
+        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], zmq.Poller]] = \
+            collections.OrderedDict()
+        self.closed = False
+
+    def close(self) -> None:
+        """Close every socket (caller holds :attr:`lock`)."""
+        self.closed = True
+        for sock, _poller in self.sockets.values():
+            sock.close(linger=0)
+        self.sockets.clear()
+
+    def drop(self, endpoint: str) -> None:
+        """Close the socket to ``endpoint`` (caller holds :attr:`lock`)."""
+        entry = self.sockets.pop(endpoint, None)
+        if entry is not None:
+            entry[0].close(linger=0)
+
+
+def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Poller]]) -> None:
+    for sock, _poller in sockets.values():
+        sock.close(linger=0)
+    sockets.clear()
+
+
+class ThreadSockets:
+    """The per-thread DEALERs of one driver."""
+
+    def __init__(self, settings: Settings, wake_fd: int) -> None:
+        self._settings = settings
+        self._wake_fd = wake_fd
+        self._local = threading.local()
+        self._all: weakref.WeakSet[ThreadDealers] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def mine(self) -> ThreadDealers:
+        """The calling thread's dealers (made on first use)."""
+        dealers: ThreadDealers | None = getattr(self._local, "dealers", None)
+        if dealers is None:
+            dealers = ThreadDealers()
+            self._local.dealers = dealers
+            # When the thread ends its thread-local storage goes, and with it these sockets.
+            weakref.finalize(dealers, _close_sockets, dealers.sockets)
+            with self._lock:
+                self._all.add(dealers)
+        return dealers
+
+    def socket(self, dealers: ThreadDealers, ctx: zmq.Context[Any], endpoint: str,
+               ) -> tuple[zmq.Socket[bytes], zmq.Poller]:
+        """The thread's DEALER to ``endpoint`` and a poller on it and the wake-up pipe.
+
+        The caller holds ``dealers.lock``. A new socket starts connecting; a
+        send before it is connected fails with ``EAGAIN`` (``IMMEDIATE``).
+        """
+        entry = dealers.sockets.get(endpoint)
+        if entry is not None:
+            dealers.sockets.move_to_end(endpoint)
+            return entry
+        while len(dealers.sockets) >= MAX_PER_THREAD:
+            _endpoint, (old, _poller) = dealers.sockets.popitem(last=False)
+            old.close(linger=0)
+        sock = new_socket(ctx, zmq.DEALER, self._settings)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.connect(endpoint)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._wake_fd, zmq.POLLIN)
+        dealers.sockets[endpoint] = (sock, poller)
+        return sock, poller
+
+    def close_all(self, timeout: float) -> bool:
+        """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go.
+
+        Returns False if a thread kept its sockets (they stay open).
+        """
+        with self._lock:
+            every = list(self._all)
+        closed = True
+        for dealers in every:
+            if dealers.lock.acquire(timeout=timeout):
+                try:
+                    dealers.close()
+                finally:
+                    dealers.lock.release()
+            else:
+                closed = False
+                LOG.warning("A thread still uses its zmq sockets after cleanup; not closing "
+                            "them")
+        return closed
