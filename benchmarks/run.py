@@ -1,4 +1,9 @@
-"""Run every benchmark whose bus is available; print ops/s and ratios to the raw client."""
+"""Run every benchmark whose bus is available; print ops/s and ratios to the raw client.
+
+A benchmark's ``run(n)`` returns rows ``(label, ops/s, ratio)``, the ratio
+against the raw client library, or ``(label, ops/s, ratio, against)`` naming
+what the ratio compares with.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 BENCHES = ["bench_fake", "bench_rabbit", "bench_pika", "bench_notify", "bench_amqp1",
-           "bench_zmq"]
+           "bench_zmq", "bench_async"]
 
 
 def main() -> int:
@@ -29,9 +34,10 @@ def main() -> int:
         except Exception as exc:  # a missing broker should not hide the other results
             print(f"{name}: skipped ({type(exc).__name__}: {exc})")
             continue
-        for label, rate, ratio in rows:
-            extra = f"  ratio {ratio:5.2f}x raw" if ratio is not None else ""
-            print(f"{label:45s} {rate:10.0f} ops/s{extra}")
+        for label, rate, ratio, *against in rows:
+            extra = f"  ratio {ratio:5.2f}x {against[0] if against else 'raw'}" \
+                if ratio is not None else ""
+            print(f"{label:55s} {rate:10.0f} ops/s{extra}")
     return 0
 
 

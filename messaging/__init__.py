@@ -2,9 +2,9 @@
 
 The transport URL picks the bus (``rabbit://`` for RabbitMQ, ``fake://`` in
 memory, or any installed third-party driver); application code stays the
-same. The API follows
-oslo.messaging's, so ``import messaging`` can replace
-``import oslo_messaging as messaging``.
+same. Async code uses :class:`AsyncRPCClient`, :class:`AsyncNotifier` and
+``executor='asyncio'``. The API follows oslo.messaging's, so
+``import messaging`` can replace ``import oslo_messaging as messaging``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .exceptions import (
                          UnsupportedVersion,
 )
 from .notify import (
+                         AsyncNotifier,
                          LoggingErrorNotificationHandler,
                          LoggingNotificationHandler,
                          NotificationFilter,
@@ -43,6 +44,7 @@ from .notify import (
 )
 from .options import register_opts
 from .rpc import (
+                         AsyncRPCClient,
                          DefaultRPCAccessPolicy,
                          ExplicitRPCAccessPolicy,
                          LegacyRPCAccessPolicy,
@@ -53,6 +55,7 @@ from .rpc import (
                          TransportOptions,
                          expected_exceptions,
                          expose,
+                         get_async_rpc_client,
                          get_rpc_client,
                          get_rpc_server,
 )
@@ -78,10 +81,12 @@ __all__ = [
     "MessagingException", "MessagingServerError", "MessagingTimeout", "NoSuchMethod",
     "NotSupported", "RemoteError", "RPCDispatcherError", "RPCVersionCapError",
     "SerializationError", "ServerListenError", "TaskTimeout", "UnsupportedVersion",
-    "LoggingErrorNotificationHandler", "LoggingNotificationHandler", "NotificationFilter",
+    "AsyncNotifier", "LoggingErrorNotificationHandler", "LoggingNotificationHandler",
+    "NotificationFilter",
     "NotificationResult", "Notifier", "PublishErrorsHandler", "get_batch_notification_listener",
     "get_notification_listener",
     "register_opts",
+    "AsyncRPCClient", "get_async_rpc_client",
     "DefaultRPCAccessPolicy", "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy",
     "RPCAccessPolicyBase", "RPCClient", "RPCDispatcher", "RPCServer", "TransportOptions",
     "expected_exceptions", "expose", "get_rpc_client", "get_rpc_server",

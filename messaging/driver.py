@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
-import threading
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-from .exceptions import MessagingTimeout
+from .exceptions import MessageDeliveryFailure, MessagingTimeout
+from .executors import StartedThreadPool
 from .target import Target
 from .url import TransportURL
 
@@ -256,8 +257,8 @@ class Driver(abc.ABC):
         self.conf = conf
         self.url = url
         self.default_exchange = default_exchange
-        self._submit_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._submit_lock = threading.Lock()
+        self._submit_pool = StartedThreadPool(self.submit_workers,
+                                              f"messaging-{url.scheme}-submit")
 
     # -- synchronous verbs (default: wait on the future) ---------------------------
 
@@ -305,29 +306,43 @@ class Driver(abc.ABC):
         """
         return self._run_in_pool(lambda: self.call(
             target, ctxt, message, timeout=timeout, call_monitor_timeout=call_monitor_timeout,
-            retry=retry))
+            retry=retry), MessagingTimeout)
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:
         """Like :meth:`cast`, returning a future that completes once the bus took the message."""
-        return self._run_in_pool(lambda: self.cast(target, ctxt, message, retry=retry))
+        return self._run_in_pool(lambda: self.cast(target, ctxt, message, retry=retry),
+                                 MessageDeliveryFailure)
 
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                       *, version: float = 2.0, retry: int | None = None) -> Future[None]:
         """Like :meth:`notify`, returning a future that completes once the bus took it."""
         return self._run_in_pool(lambda: self.notify(target, ctxt, message, version=version,
-                                                     retry=retry))
+                                                     retry=retry), MessageDeliveryFailure)
 
-    def _run_in_pool(self, fn: Callable[[], T]) -> Future[T]:
-        pool = self._submit_pool
-        if pool is None:
-            with self._submit_lock:
-                if self._submit_pool is None:
-                    self._submit_pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=self.submit_workers,
-                        thread_name_prefix=f"messaging-{self.url.scheme}-submit")
-                pool = self._submit_pool
-        return pool.submit(fn)
+    def _run_in_pool(self, fn: Callable[[], T], unsent: Callable[[str], Exception],
+                     ) -> Future[T]:
+        """Run a synchronous verb on the pool; the returned future gets its outcome.
+
+        Cancelling the returned future abandons the outcome, not the verb:
+        a submitted request is sent, as with drivers whose futures are native.
+        A verb the pool never ran (the driver was cleaned up first) ends its
+        future with ``unsent(reason)``.
+        """
+        work = self._submit_pool.get().submit(fn)
+        outcome: Future[T] = Future()
+
+        def forward(done: Future[T]) -> None:
+            with contextlib.suppress(InvalidStateError):  # cancelled: nobody wants it
+                if done.cancelled():
+                    outcome.set_exception(unsent("the transport was cleaned up first"))
+                elif (error := done.exception()) is not None:
+                    outcome.set_exception(error)
+                else:
+                    outcome.set_result(done.result())
+
+        work.add_done_callback(forward)
+        return outcome
 
     # -- receiving and lifecycle ---------------------------------------------------
 
@@ -351,10 +366,7 @@ class Driver(abc.ABC):
         Pending calls end at once with ``MessagingTimeout``. Subclasses call
         ``super().cleanup()`` (it stops the pool behind the default ``submit_*``).
         """
-        with self._submit_lock:
-            pool, self._submit_pool = self._submit_pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        self._submit_pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def testing(self) -> TestingHooks | None:

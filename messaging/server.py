@@ -4,11 +4,20 @@ One daemon thread polls the driver's listener and hands each message (or
 batch) to the executor, which runs the dispatcher. ``start``, ``stop`` and
 ``wait`` are idempotent and safe to call from any thread; ``wait`` returns
 once ``stop`` was called and every message already taken has been handled.
+
+With ``executor='asyncio'`` the dispatcher's steps (:mod:`messaging.steps`)
+run as coroutines: ``async def`` endpoints on an event loop, sync endpoints
+and driver calls on the executor's thread pool. Started from async code
+(``async with server:``, ``await server.astart()``, or ``start()`` inside a
+coroutine) the server uses the running loop; started from sync code it owns
+a loop in its own thread. The polling thread never runs on the loop: it
+hands each message over with ``run_coroutine_threadsafe``.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import concurrent.futures
 import logging
 import threading
@@ -22,8 +31,9 @@ from .exceptions import (  # the last three are re-exported at oslo's module pat
     MessagingServerError,
     ServerListenError,
 )
-from .executors import load_executor
+from .executors import AsyncioExecutor, load_executor
 from .green import server_executor
+from .steps import Step, Steps, run_steps, run_steps_async
 
 if TYPE_CHECKING:
     from .transport import Transport
@@ -50,16 +60,38 @@ class Dispatcher(abc.ABC):
     def listen(self, transport: Transport) -> Listener:
         """Subscribe on ``transport`` and return the listener to poll."""
 
-    @abc.abstractmethod
     def handle(self, incoming: list[IncomingMessage]) -> None:
-        """Process and settle (ack, requeue, reply) the messages. Must not raise."""
+        """Process and settle (ack, requeue, reply) the messages. Must not raise.
+
+        The default runs :meth:`steps` in the calling thread.
+        """
+        run_steps(self.steps(incoming))
+
+    def steps(self, incoming: list[IncomingMessage]) -> Steps[None]:
+        """:meth:`handle` as :class:`~messaging.steps.Step` s, for the ``asyncio`` executor.
+
+        The built-in dispatchers write their handling here once; the default
+        (for a dispatcher that only overrides :meth:`handle`) is one step
+        running :meth:`handle`, which the ``asyncio`` executor runs on its
+        thread pool.
+        """
+        yield Step(self.handle, incoming)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.handle is Dispatcher.handle and cls.steps is Dispatcher.steps:
+            raise TypeError(f"dispatcher {cls.__qualname__} must override handle or steps")
 
 
 class MessageHandlingServer:
     """Polls a listener and runs a dispatcher on an executor.
 
     :param executor: name of an executor entry point (``threading``,
-        ``blocking``, ...); None means ``threading``.
+        ``blocking``, ``asyncio``, ...); None means ``threading``.
+
+    From async code, ``async with server:`` starts it and on leaving stops
+    it and waits for the messages in flight (also :meth:`astart`,
+    :meth:`astop`); these work with every executor.
     """
 
     def __init__(self, transport: Transport, dispatcher: Dispatcher,
@@ -111,8 +143,44 @@ class MessageHandlingServer:
         While the bus is unreachable the server keeps connecting in the
         background (see :attr:`consuming`). A second call while running does
         nothing. Raises :class:`ServerListenError` if the bus refused the
-        subscription.
+        subscription. With ``executor='asyncio'``, endpoints run on the
+        running loop if called from a coroutine, else on a loop the server
+        owns.
         """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._start(override_pool_size, loop)
+
+    async def astart(self, override_pool_size: int | None = None) -> None:
+        """:meth:`start` from async code: endpoints run on the running loop.
+
+        Subscribing talks to the bus, so it runs in a worker thread, never on the loop.
+        """
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._start, override_pool_size, loop)
+
+    async def astop(self) -> None:
+        """Stop taking messages and wait for those in flight (:meth:`stop` and :meth:`wait`).
+
+        Waits in a worker thread, so coroutines still running on this loop can finish.
+        """
+        await asyncio.to_thread(self._stop_and_wait)
+
+    def _stop_and_wait(self) -> None:
+        self.stop()
+        self.wait()
+
+    async def __aenter__(self) -> MessageHandlingServer:
+        await self.astart()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.astop()
+
+    def _start(self, override_pool_size: int | None,
+               loop: asyncio.AbstractEventLoop | None) -> None:
         with self._lock:
             if self._running:
                 return
@@ -126,7 +194,10 @@ class MessageHandlingServer:
             except Exception as exc:
                 raise ServerListenError(self.dispatcher.target, exc) from exc
             self._listener = listener
-            self._executor = load_executor(self.executor_type, pool)
+            executor = load_executor(self.executor_type, pool)
+            if isinstance(executor, AsyncioExecutor):
+                executor.use_loop(loop)
+            self._executor = executor
             self._slots = threading.BoundedSemaphore(max(pool, 1))
             self._stop_requested.clear()
             self._stopped.clear()
@@ -149,8 +220,14 @@ class MessageHandlingServer:
         """Block until ``stop`` was called and in-flight messages are handled.
 
         Then release the listener and executor. Returns at once if the server
-        never started.
+        never started. From a coroutine on the loop that runs this server's
+        endpoints, waiting would block them: that raises ``RuntimeError``
+        (``await server.astop()`` is the async form).
         """
+        executor = self._executor
+        if isinstance(executor, AsyncioExecutor) and executor.on_own_loop():
+            raise RuntimeError("wait() would block the event loop that runs this server's "
+                               "endpoints; use 'await server.astop()'")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stop_requested.wait(0.5 if deadline is None
                                             else max(0.0, min(0.5, deadline - time.monotonic()))):
@@ -216,20 +293,31 @@ class MessageHandlingServer:
     def _submit(self, batch: list[IncomingMessage]) -> None:
         executor, slots = self._executor, self._slots
         assert executor is not None and slots is not None
-        slots.acquire()  # back-pressure: never take more than the pool can run
+        slots.acquire()  # back-pressure: never take more than the pool (or loop) can run
         try:
-            future = executor.submit(self._handle, batch)
+            if isinstance(executor, AsyncioExecutor):
+                future = executor.submit(self._handle_async, batch, executor)
+            else:
+                future = executor.submit(self._handle, batch)
         except Exception:
             slots.release()
             LOG.exception("Executor refused work; requeueing %d message(s)", len(batch))
             for message in batch:
                 _quietly(message.requeue)
+            self._stop_requested.wait(_ERROR_BACKOFF)
             return
         future.add_done_callback(lambda _f: slots.release())
 
     def _handle(self, batch: list[IncomingMessage]) -> None:
         try:
             self.dispatcher.handle(batch)
+        except Exception:
+            LOG.exception("Dispatcher failed on %d message(s)", len(batch))
+
+    async def _handle_async(self, batch: list[IncomingMessage],
+                            executor: AsyncioExecutor) -> None:
+        try:
+            await run_steps_async(self.dispatcher.steps(batch), executor.run_blocking)
         except Exception:
             LOG.exception("Dispatcher failed on %d message(s)", len(batch))
 

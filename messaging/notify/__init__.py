@@ -1,15 +1,16 @@
 """Notifications: publish events by priority, subscribe with listeners.
 
-A :class:`Notifier` sends ``{message_id, publisher_id, event_type,
-priority, payload, timestamp}`` through notifier drivers (``messagingv2``,
-``messaging``, ``log``, ``routing``, ``test``, ``noop``) to
-``<topic>.<priority>``; :func:`get_notification_listener` and
+A :class:`Notifier` (or, from async code, an :class:`AsyncNotifier`) sends
+``{message_id, publisher_id, event_type, priority, payload, timestamp}``
+through notifier drivers (``messagingv2``, ``messaging``, ``log``,
+``routing``, ``test``, ``noop``) to ``<topic>.<priority>``; :func:`get_notification_listener` and
 :func:`get_batch_notification_listener` build servers that call endpoint
 methods named after priorities. Plain dict contexts are never sent (see
 :mod:`messaging.notify.notifier`).
 """
 
 from ..transport import get_notification_transport
+from .async_notifier import AsyncNotifier
 from .dispatcher import PRIORITIES as PRIORITIES
 from .dispatcher import BatchNotificationDispatcher as BatchNotificationDispatcher
 from .dispatcher import NotificationDispatcher as NotificationDispatcher
@@ -32,6 +33,7 @@ from .routing import RoutingConfigError as RoutingConfigError
 # What ``from messaging.notify import *`` (and oslo's top-level package) offers; the other
 # names above stay importable from here.
 __all__ = [
+    "AsyncNotifier",
     "LoggingErrorNotificationHandler",
     "LoggingNotificationHandler",
     "NotificationFilter",

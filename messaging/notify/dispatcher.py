@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..driver import IncomingMessage, Listener
 from ..serializer import NoOpSerializer, Serializer
 from ..server import Dispatcher
+from ..steps import Step, Steps
 from ..target import Target
 from .filter import NotificationFilter
 
@@ -109,23 +110,23 @@ class NotificationDispatcher(Dispatcher):
     def listen(self, transport: Transport) -> Listener:
         return transport.listen_for_notifications(self.targets_and_priorities, self.pool)
 
-    def handle(self, incoming: list[IncomingMessage]) -> None:
+    def steps(self, incoming: list[IncomingMessage]) -> Steps[None]:
+        """Run the endpoints for each notification, then settle it (see :mod:`messaging.steps`)."""
         for message in incoming:
             notification = self._extract(message)
-            if notification is None:
-                _settle(message, requeue=False)
-                continue
-            _settle(message, requeue=self._dispatch(notification))
+            requeue = False if notification is None else (
+                yield from self._dispatch(notification))
+            yield Step(_settle, [message], requeue)
 
-    def _dispatch(self, n: _Notification) -> bool:
+    def _dispatch(self, n: _Notification) -> Steps[bool]:
         """Call the endpoints for one notification; True if it must be requeued."""
         f = n.fields
         for endpoint, screen, method in self._callbacks.get(n.priority, ()):
             if screen is not None and not _passes(screen, f):
                 continue
             try:
-                result = method(f["ctxt"], f["publisher_id"], f["event_type"], f["payload"],
-                                f["metadata"])
+                result = yield Step(method, f["ctxt"], f["publisher_id"], f["event_type"],
+                                    f["payload"], f["metadata"])
             except Exception:
                 LOG.exception("Endpoint %s failed on notification %r (%s, message_id %s)",
                               _name(endpoint), f["event_type"], n.priority,
@@ -203,27 +204,30 @@ class BatchNotificationDispatcher(NotificationDispatcher):
         self.batch_size = batch_size
         self.batch_timeout = batch_timeout
 
-    def handle(self, incoming: list[IncomingMessage]) -> None:
+    def steps(self, incoming: list[IncomingMessage]) -> Steps[None]:
+        """Group by priority, run the endpoints per group, settle each group."""
         groups: dict[str, list[_Notification]] = {}
+        malformed: list[IncomingMessage] = []
         for message in incoming:
             notification = self._extract(message)
             if notification is None:
-                _settle(message, requeue=False)
+                malformed.append(message)
             else:
                 groups.setdefault(notification.priority, []).append(notification)
+        if malformed:
+            yield Step(_settle, malformed, False)
         for priority, group in groups.items():
-            requeue = self._dispatch_group(priority, group)
-            for n in group:
-                _settle(n.incoming, requeue=requeue)
+            requeue = yield from self._dispatch_group(priority, group)
+            yield Step(_settle, [n.incoming for n in group], requeue)
 
-    def _dispatch_group(self, priority: str, group: list[_Notification]) -> bool:
+    def _dispatch_group(self, priority: str, group: list[_Notification]) -> Steps[bool]:
         """Call the endpoints with one priority's batch; True if it must be requeued."""
         for endpoint, screen, method in self._callbacks.get(priority, ()):
             batch = [n.fields for n in group if screen is None or _passes(screen, n.fields)]
             if not batch:
                 continue
             try:
-                result = method(batch)
+                result = yield Step(method, batch)
             except Exception:
                 LOG.exception("Endpoint %s failed on a batch of %d %s notification(s)",
                               _name(endpoint), len(batch), priority)
@@ -252,14 +256,16 @@ def _refused_requeue(endpoint: Any, what: Any) -> None:
                 "allow_requeue; acknowledging it", _name(endpoint), what)
 
 
-def _settle(message: IncomingMessage, requeue: bool) -> None:
-    try:
-        if requeue:
-            message.requeue()
-        else:
-            message.acknowledge()
-    except Exception:
-        LOG.exception("Could not %s a notification", "requeue" if requeue else "acknowledge")
+def _settle(messages: list[IncomingMessage], requeue: bool) -> None:
+    for message in messages:
+        try:
+            if requeue:
+                message.requeue()
+            else:
+                message.acknowledge()
+        except Exception:
+            LOG.exception("Could not %s a notification",
+                          "requeue" if requeue else "acknowledge")
 
 
 def _name(endpoint: Any) -> str:

@@ -5,6 +5,10 @@ built as ``DriverClass(conf, topics=..., transport=...)`` and called as
 ``driver.notify(ctxt, message, priority, retry)`` with the already
 sanitized, serialized context and the finished message dict. A third party
 writes one by subclassing :class:`NotifierDriver` and registering an entry point.
+:class:`~messaging.notify.AsyncNotifier` calls the future form,
+``driver.submit_notify(...)``: the bus drivers send through the transport's
+future verbs, the in-memory ones (``inline``) run at once, and any other
+driver's ``notify`` runs on a small thread pool, so none blocks an event loop.
 
 Built-in drivers: ``messaging`` (bare 1.0 body), ``messagingv2`` (2.0
 envelope), ``log`` (a Python logger, secrets masked), ``test`` (kept in
@@ -14,13 +18,16 @@ memory), ``noop``; ``routing`` lives in :mod:`messaging.notify.routing`.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import copy
+import functools
 import json
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import MessagingException
 from ..target import Target
@@ -39,7 +46,9 @@ __all__ = [
     "TestDriver",
     "get_test_notifications",
     "mask_secrets",
+    "notify_each",
     "reset_test_notifications",
+    "submit_each",
     "transport_retry",
 ]
 
@@ -62,6 +71,9 @@ class NotifierDriver(abc.ABC):
     :param transport: the notifier's transport.
     """
 
+    #: ``notify`` never blocks (memory, logging): ``submit_notify`` runs it in the caller.
+    inline: ClassVar[bool] = False
+
     def __init__(self, conf: Any, topics: Sequence[str] | None = None,
                  transport: Transport | None = None) -> None:
         self.conf = conf
@@ -72,6 +84,25 @@ class NotifierDriver(abc.ABC):
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
                retry: int | None) -> None:
         """Send one notification; ``priority`` is upper case (``'INFO'``)."""
+
+    def submit_notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                      priority: str, retry: int | None) -> Future[None]:
+        """:meth:`notify` as a future that completes once the notification is sent.
+
+        The default runs :meth:`notify` in the caller when :attr:`inline`,
+        else on a small shared thread pool. Drivers that can send without
+        blocking override it.
+        """
+        if self.inline:
+            future: Future[None] = Future()
+            try:
+                self.notify(ctxt, message, priority, retry)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+            return future
+        return _blocking_pool().submit(self.notify, ctxt, message, priority, retry)
 
 
 #: The old name, kept for drivers written against it.
@@ -95,22 +126,43 @@ class MessagingDriver(NotifierDriver):
         if transport is None:
             raise ValueError(f"the {type(self).__name__} needs a transport")
 
+    def _targets(self, priority: str) -> list[Target]:
+        level = priority.lower()
+        return [Target(topic=f"{topic}.{level}") for topic in self.topics]
+
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
                retry: int | None) -> None:
         assert self.transport is not None
-        level = priority.lower()
-        for topic in self.topics:
-            target = Target(topic=f"{topic}.{level}")
+        for target in self._targets(priority):
             try:
                 self.transport.notify(target, ctxt, message, version=self.version,
                                       retry=transport_retry(retry))
-            except MessagingException as exc:
+            except Exception as exc:
                 # One topic failing must not stop the others (nor reach the caller).
-                LOG.error("Notification %r (priority %s) to topic %s was not sent and is "
-                          "dropped: %s", message.get("event_type"), priority, target.topic, exc)
-            except Exception:
-                LOG.exception("Notification %r (priority %s) to topic %s was not sent and is "
-                              "dropped", message.get("event_type"), priority, target.topic)
+                _dropped(message, priority, target, exc)
+
+    def submit_notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                      priority: str, retry: int | None) -> Future[None]:
+        """Send to every topic through the transport's futures; failures are logged."""
+        transport = self.transport
+        assert transport is not None
+        return _submit_all(
+            (functools.partial(transport.submit_notify, target, ctxt, message,
+                               version=self.version, retry=transport_retry(retry)),
+             functools.partial(_dropped, message, priority, target))
+            for target in self._targets(priority))
+
+
+def _dropped(message: Mapping[str, Any], priority: str, target: Target,
+             exc: BaseException) -> None:
+    """Log a notification that did not reach ``target`` (never raised to the caller)."""
+    what = (message.get("event_type"), priority, target.topic)
+    if isinstance(exc, MessagingException):
+        LOG.error("Notification %r (priority %s) to topic %s was not sent and is dropped: %s",
+                  *what, exc)
+    else:
+        LOG.error("Notification %r (priority %s) to topic %s was not sent and is dropped",
+                  *what, exc_info=exc)
 
 
 class MessagingV2Driver(MessagingDriver):
@@ -175,6 +227,8 @@ class LogDriver(NotifierDriver):
     anything is written.
     """
 
+    inline = True
+
     LOGGER_BASE = "oslo.messaging.notification"
 
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
@@ -215,6 +269,7 @@ class TestDriver(NotifierDriver):
     """
 
     __test__ = False  # not a pytest test class
+    inline = True
 
     def __init__(self, conf: Any, topics: Sequence[str] | None = None,
                  transport: Transport | None = None) -> None:
@@ -232,6 +287,107 @@ class TestDriver(NotifierDriver):
 class NoOpDriver(NotifierDriver):
     """Drops every notification; ``driver = noop`` disables notifications."""
 
+    inline = True
+
     def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
                retry: int | None) -> None:
         pass
+
+
+def notify_each(drivers: Iterable[tuple[str, NotifierDriver]], ctxt: Mapping[str, Any],
+                message: Mapping[str, Any], priority: str, retry: int | None) -> None:
+    """Send through each ``(name, driver)`` in turn; a driver that fails is logged, never raised."""
+    for name, driver in drivers:
+        try:
+            driver.notify(ctxt, message, priority, retry)
+        except Exception as exc:
+            _driver_failed(name, message, priority, exc)
+
+
+def submit_each(drivers: Iterable[tuple[str, NotifierDriver]], ctxt: Mapping[str, Any],
+                message: Mapping[str, Any], priority: str, retry: int | None) -> Future[None]:
+    """:func:`notify_each` with every driver's ``submit_notify`` at once.
+
+    The future completes (never with an error: failures are logged) once
+    every driver is done; cancelling it cancels theirs.
+    """
+    return _submit_all(
+        (functools.partial(driver.submit_notify, ctxt, message, priority, retry),
+         functools.partial(_driver_failed, name, message, priority))
+        for name, driver in drivers)
+
+
+def _driver_failed(name: str, message: Mapping[str, Any], priority: str,
+                   exc: BaseException) -> None:
+    LOG.error("Notifier driver %r failed to send notification %r (%s)", name,
+              message.get("event_type"), priority, exc_info=exc)
+
+
+def _submit_all(submissions: Iterable[tuple[Callable[[], Future[None]],
+                                             Callable[[BaseException], None]]],
+                ) -> Future[None]:
+    """Start each ``(submit, report)``; a future done when all are, ``report(exc)`` on failure.
+
+    A submission that raises at once, or whose future fails, is reported and
+    counts as done; the combined future itself never fails.
+    """
+    futures = []
+    for submit, report in submissions:
+        try:
+            future = submit()
+        except Exception as exc:
+            report(exc)
+            continue
+        future.add_done_callback(functools.partial(_report_failure, report))
+        futures.append(future)
+    return _when_all(futures)
+
+
+def _report_failure(report: Callable[[BaseException], None], future: Future[None]) -> None:
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        report(error)
+
+
+def _when_all(futures: list[Future[None]]) -> Future[None]:
+    """A future that completes with None once all of ``futures`` are done, whatever they hold.
+
+    Their failures are reported where they are made (:func:`_logged`).
+    """
+    combined: Future[None] = Future()
+    if not futures:
+        combined.set_result(None)
+        return combined
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_f: Future[None]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last and combined.set_running_or_notify_cancel():
+            combined.set_result(None)
+
+    def cancel_all(f: Future[None]) -> None:
+        if f.cancelled():
+            for future in futures:
+                future.cancel()
+
+    combined.add_done_callback(cancel_all)
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
+
+
+_pool_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _blocking_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that run blocking notifier drivers for :meth:`NotifierDriver.submit_notify`."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=8, thread_name_prefix="messaging-notify")
+        return _pool

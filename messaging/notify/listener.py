@@ -88,7 +88,8 @@ def get_notification_listener(transport: Transport, targets: Sequence[Target],
 
     :param targets: topics (and optionally exchanges) to listen on.
     :param endpoints: objects with methods named after priorities.
-    :param executor: ``'threading'`` (default) or ``'blocking'``.
+    :param executor: ``'threading'`` (default), ``'blocking'`` or ``'asyncio'``
+        (``async def`` endpoint methods on an event loop).
     :param allow_requeue: honour ``NotificationResult.REQUEUE`` and requeue
         when an endpoint raises; otherwise such messages are acknowledged.
     :param pool: listeners sharing a pool name share the notifications.

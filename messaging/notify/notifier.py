@@ -13,16 +13,17 @@ as its redacted copy (oslo.messaging >= 14.4 behaves the same).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import DriverLoadFailure
 from ..serializer import NoOpSerializer, Serializer
 from ..transport import get_notification_transport, warn_unless_notification
-from .drivers import DRIVER_NAMESPACE, Driver
+from .drivers import DRIVER_NAMESPACE, Driver, notify_each
 from .options import notification_options
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ LOG = logging.getLogger(__name__)
 WIRE_PRIORITIES: tuple[str, ...] = ("AUDIT", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "SAMPLE")
 
 _UNSET: Any = object()
+N = TypeVar("N", bound="_NotifierBase")
 
 
 class NotifierDriverLoadFailure(DriverLoadFailure):
@@ -112,22 +114,9 @@ def load_drivers(names: Sequence[str], conf: Any, topics: Sequence[str],
     return {ext.name: ext.obj for ext in manager.extensions if ext.obj is not None}
 
 
-class Notifier:
-    """Sends notifications through the configured notifier drivers.
-
-    :param transport: where the ``messaging*`` drivers send; its ``conf``
-        supplies ``[oslo_messaging_notifications]`` defaults.
-    :param publisher_id: the ``publisher_id`` field, for example ``'compute.host1'``.
-    :param driver: a driver name or a list of them; default: conf's ``driver``
-        (none: notifications are dropped and :meth:`is_enabled` is False).
-    :param serializer: serializes payloads (and context objects).
-    :param retry: connection retries: None takes conf's ``retry``; -1 means
-        forever, 0 none, N at most N.
-    :param topics: topics to send on; default conf's ``topics`` (``['notifications']``).
-    :param topic: one topic (the older spelling of ``topics=[topic]``).
-
-    Building a Notifier loads its drivers; use :meth:`prepare` for cheap
-    variants with another publisher or retry. Thread-safe.
+class _NotifierBase:
+    """What :class:`Notifier` and :class:`~messaging.notify.AsyncNotifier` share: options,
+    drivers, ``prepare`` and building the message. Only sending differs.
     """
 
     def __init__(self, transport: Transport, publisher_id: str | None = None,
@@ -157,11 +146,14 @@ class Notifier:
         self._serializer = serializer or NoOpSerializer()
         self._drivers = load_drivers(names, conf, self._topics, transport)
 
-    def prepare(self, publisher_id: str | None = _UNSET, retry: int | None = _UNSET,
-                ) -> Notifier:
+    def prepare(self: N, publisher_id: str | None = _UNSET, retry: int | None = _UNSET) -> N:
         """A notifier sharing this one's drivers with another publisher id or retry."""
-        return _SubNotifier(self, self.publisher_id if publisher_id is _UNSET else publisher_id,
-                            self.retry if retry is _UNSET else retry)
+        sub = copy.copy(self)
+        if publisher_id is not _UNSET:
+            sub.publisher_id = publisher_id
+        if retry is not _UNSET:
+            sub.retry = retry
+        return sub
 
     @property
     def drivers(self) -> dict[str, Driver]:
@@ -176,9 +168,11 @@ class Notifier:
         """
         return any(name != "noop" for name in self._drivers)
 
-    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
+    def _build(self, ctxt: Any, event_type: str, payload: Any, priority: str,
+               ) -> tuple[Any, dict[str, Any]] | None:
+        """The wire context and message to send, or None (logged) if they cannot be built."""
         if not self._drivers:
-            return
+            return None
         try:
             message = {
                 "message_id": str(uuid.uuid4()),
@@ -192,13 +186,36 @@ class Notifier:
         except Exception:
             LOG.exception("Could not serialize notification %r (%s); not sent",
                           event_type, priority)
-            return
-        for name, drv in self._drivers.items():
-            try:
-                drv.notify(wire_ctxt, message, priority, self.retry)
-            except Exception:
-                LOG.exception("Notifier driver %r failed to send notification %r (%s)",
-                              name, event_type, priority)
+            return None
+        return wire_ctxt, message
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} publisher_id={self.publisher_id!r} "
+                f"drivers={list(self._drivers)} topics={self._topics}>")
+
+
+class Notifier(_NotifierBase):
+    """Sends notifications through the configured notifier drivers.
+
+    :param transport: where the ``messaging*`` drivers send; its ``conf``
+        supplies ``[oslo_messaging_notifications]`` defaults.
+    :param publisher_id: the ``publisher_id`` field, for example ``'compute.host1'``.
+    :param driver: a driver name or a list of them; default: conf's ``driver``
+        (none: notifications are dropped and :meth:`is_enabled` is False).
+    :param serializer: serializes payloads (and context objects).
+    :param retry: connection retries: None takes conf's ``retry``; -1 means
+        forever, 0 none, N at most N.
+    :param topics: topics to send on; default conf's ``topics`` (``['notifications']``).
+    :param topic: one topic (the older spelling of ``topics=[topic]``).
+
+    Building a Notifier loads its drivers; use :meth:`prepare` for cheap
+    variants with another publisher or retry. Thread-safe.
+    """
+
+    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
+        built = self._build(ctxt, event_type, payload, priority)
+        if built is not None:
+            notify_each(self._drivers.items(), *built, priority, self.retry)
 
     def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
         """Send ``payload`` at AUDIT priority (``ctxt``: see the module docstring)."""
@@ -229,20 +246,3 @@ class Notifier:
     def sample(self, ctxt: Any, event_type: str, payload: Any) -> None:
         """Send ``payload`` at SAMPLE priority (frequent, small measurements)."""
         self._notify(ctxt, event_type, payload, "SAMPLE")
-
-    def __repr__(self) -> str:
-        return (f"<{type(self).__name__} publisher_id={self.publisher_id!r} "
-                f"drivers={list(self._drivers)} topics={self._topics}>")
-
-
-class _SubNotifier(Notifier):
-    """What :meth:`Notifier.prepare` returns: the base's drivers, its own publisher/retry."""
-
-    def __init__(self, base: Notifier, publisher_id: str | None, retry: int | None) -> None:
-        self.transport = base.transport
-        self.publisher_id = publisher_id
-        self.retry = retry
-        self._topics = base._topics
-        self._driver_names = base._driver_names
-        self._serializer = base._serializer
-        self._drivers = base._drivers

@@ -33,10 +33,11 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import MessagingException
-from .drivers import NotifierDriver
+from .drivers import NotifierDriver, notify_each, submit_each
 from .options import notification_options
 
 if TYPE_CHECKING:
@@ -158,16 +159,20 @@ class RoutingDriver(NotifierDriver):
         return list(dict.fromkeys(r.driver for r in self.routes
                                   if r.accepts(event_type, priority)))
 
-    def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
-               retry: int | None) -> None:
+    def _selected(self, message: Mapping[str, Any], priority: str,
+                  ) -> list[tuple[str, NotifierDriver]]:
         event_type = str(message.get("event_type", ""))
         if not self.filename:
             LOG.error("Notification %r (%s) dropped: the routing notifier driver has no "
                       "[oslo_messaging_notifications] routing_config", event_type, priority)
-            return
-        for name in self.drivers_for(event_type, priority):
-            try:
-                self.drivers[name].notify(ctxt, message, priority, retry)
-            except Exception:
-                LOG.exception("Routed notifier driver %r failed to send %r (%s)",
-                              name, event_type, priority)
+            return []
+        return [(name, self.drivers[name]) for name in self.drivers_for(event_type, priority)]
+
+    def notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any], priority: str,
+               retry: int | None) -> None:
+        notify_each(self._selected(message, priority), ctxt, message, priority, retry)
+
+    def submit_notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                      priority: str, retry: int | None) -> Future[None]:
+        """Send through the selected drivers' futures at once."""
+        return submit_each(self._selected(message, priority), ctxt, message, priority, retry)

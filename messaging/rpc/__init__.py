@@ -1,7 +1,7 @@
-"""RPC: clients, servers, the dispatcher and access policies.
+"""RPC: clients (sync and async), servers, the dispatcher and access policies.
 
 The names are oslo.messaging's ``oslo_messaging.rpc`` ones, so code that
-imports them from here keeps working.
+imports them from here keeps working, plus the async client.
 """
 
 from ..exceptions import (
@@ -14,6 +14,7 @@ from ..exceptions import (
                           UnsupportedVersion,
 )
 from ..transport import get_rpc_transport
+from .async_client import AsyncRPCClient, get_async_rpc_client
 from .client import RPCClient, TransportOptions, get_rpc_client
 from .dispatcher import RPCDispatcher, expected_exceptions
 from .policy import (
@@ -30,4 +31,4 @@ __all__ = ["ClientSendError", "ExpectedException", "NoSuchMethod", "RemoteError"
            "get_rpc_transport", "RPCClient", "TransportOptions", "get_rpc_client",
            "RPCDispatcher", "expected_exceptions", "DefaultRPCAccessPolicy",
            "ExplicitRPCAccessPolicy", "LegacyRPCAccessPolicy", "RPCAccessPolicyBase", "expose",
-           "RPCServer", "get_rpc_server"]
+           "RPCServer", "get_rpc_server", "AsyncRPCClient", "get_async_rpc_client"]

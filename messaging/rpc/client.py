@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from ..driver import Reply
 from ..exceptions import ClientSendError, InvalidTarget, RemoteError, RPCVersionCapError
 from ..remote import deserialize_exception
 from ..serializer import NoOpSerializer, Serializer
@@ -24,6 +25,7 @@ __all__ = ["RPCClient", "get_rpc_client", "TransportOptions",
            "ClientSendError", "RemoteError", "RPCVersionCapError"]  # oslo's rpc.client names
 
 LOG = logging.getLogger(__name__)
+C = TypeVar("C", bound="_BaseCallContext[Any]")
 
 
 class _Unset:
@@ -34,11 +36,17 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
-class _CallContext:
-    """A client bound to one target and set of options; ``prepare`` derives another."""
+class _BaseCallContext(Generic[C]):
+    """What the sync and async clients share: options, ``prepare``, building
+    requests and reading replies. Only sending differs between them.
+    """
 
-    def __init__(self, transport: Transport, target: Target, serializer: Serializer,
-                 timeout: float | None = None, version_cap: str | None = None,
+    #: Log oslo's warning when built on a notification transport (the public clients do;
+    #: the contexts ``prepare`` derives do not repeat it).
+    _warn_transport_kind: ClassVar[bool] = False
+
+    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
+                 version_cap: str | None = None, serializer: Serializer | None = None,
                  retry: int | None = None, call_monitor_timeout: float | None = None,
                  transport_options: TransportOptions | None = None) -> None:
         if not isinstance(target, Target):
@@ -47,18 +55,24 @@ class _CallContext:
             parse_version(target.version)
         self.transport = transport
         self.target = target
-        self.serializer = serializer
+        self.serializer = serializer or NoOpSerializer()
         self.timeout = timeout
         self.version_cap = version_cap
         self.retry = retry
         self.call_monitor_timeout = call_monitor_timeout
         self.transport_options = transport_options
+        if self._warn_transport_kind:
+            warn_unless_rpc(transport)  # oslo's warning for a notification transport
+
+    def _derive(self, target: Target, options: dict[str, Any]) -> C:
+        """A context of this front end's kind for ``target`` with ``options``."""
+        raise NotImplementedError
 
     def prepare(self, exchange: Any = _UNSET, topic: Any = _UNSET, namespace: Any = _UNSET,
                 version: Any = _UNSET, server: Any = _UNSET, fanout: Any = _UNSET,
                 timeout: Any = _UNSET, version_cap: Any = _UNSET, retry: Any = _UNSET,
                 call_monitor_timeout: Any = _UNSET, transport_options: Any = _UNSET,
-                ) -> _CallContext:
+                ) -> C:
         """Return a client with some target fields or options changed."""
         fields = {k: v for k, v in (("exchange", exchange), ("topic", topic),
                                     ("namespace", namespace), ("version", version),
@@ -72,8 +86,7 @@ class _CallContext:
                            ("transport_options", transport_options)):
             if value is not _UNSET:
                 opts[key] = value
-        return _CallContext(self.transport, self.target.replace(**fields), self.serializer,
-                            **opts)
+        return self._derive(self.target.replace(**fields), opts)
 
     @property
     def _at_least_once(self) -> bool:
@@ -87,6 +100,7 @@ class _CallContext:
 
     def _message(self, ctxt: Any, method: str, kwargs: Mapping[str, Any],
                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The wire context and message of a request (version cap checked, values serialized)."""
         if self.version_cap is not None and not version_is_compatible(
                 self.version_cap, self.target.version):
             raise RPCVersionCapError(str(self.target.version), self.version_cap)
@@ -97,6 +111,29 @@ class _CallContext:
         if self.target.version is not None:
             msg["version"] = self.target.version
         return self.serializer.serialize_context(ctxt), msg
+
+    def _call_message(self, ctxt: Any, method: str, kwargs: Mapping[str, Any],
+                      ) -> tuple[dict[str, Any], dict[str, Any], float]:
+        """Like :meth:`_message` for a call, with the timeout it waits (a fanout is refused)."""
+        if self.target.fanout:
+            raise InvalidTarget("A call cannot be used with fanout", self.target)
+        wire_ctxt, msg = self._message(ctxt, method, kwargs)
+        timeout = self.timeout if self.timeout is not None \
+            else self.transport.rpc_response_timeout
+        return wire_ctxt, msg, timeout
+
+    def _result(self, ctxt: Any, reply: Reply) -> Any:
+        """The call's result, or the server's exception raised (rebuilt when allowed)."""
+        if reply.failure is not None:
+            raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
+        return self.serializer.deserialize_entity(ctxt, reply.result)
+
+
+class _CallContext(_BaseCallContext["_CallContext"]):
+    """A client bound to one target and set of options; ``prepare`` derives another."""
+
+    def _derive(self, target: Target, options: dict[str, Any]) -> _CallContext:
+        return _CallContext(self.transport, target, serializer=self.serializer, **options)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Send ``method(**kwargs)`` and return as soon as it is handed to the bus.
@@ -115,17 +152,11 @@ class _CallContext:
         the server's exception (rebuilt when allowed, else :class:`RemoteError`),
         or :class:`MessageDeliveryFailure` if the request could not be sent.
         """
-        if self.target.fanout:
-            raise InvalidTarget("A call cannot be used with fanout", self.target)
-        wire_ctxt, msg = self._message(ctxt, method, kwargs)
-        timeout = self.timeout if self.timeout is not None \
-            else self.transport.rpc_response_timeout
+        wire_ctxt, msg, timeout = self._call_message(ctxt, method, kwargs)
         reply = self.transport.call(self.target, wire_ctxt, msg, timeout=timeout,
                                     call_monitor_timeout=self.call_monitor_timeout,
                                     retry=self.retry, mandatory=self._at_least_once)
-        if reply.failure is not None:
-            raise deserialize_exception(reply.failure, self.transport.allowed_remote_exmods)
-        return self.serializer.deserialize_entity(ctxt, reply.result)
+        return self._result(ctxt, reply)
 
 
 class RPCClient(_CallContext):
@@ -138,14 +169,7 @@ class RPCClient(_CallContext):
         so a long call on a live server is told apart from a dead one.
     """
 
-    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
-                 version_cap: str | None = None, serializer: Serializer | None = None,
-                 retry: int | None = None, call_monitor_timeout: float | None = None,
-                 transport_options: TransportOptions | None = None) -> None:
-        super().__init__(transport, target, serializer or NoOpSerializer(), timeout,
-                         version_cap, retry, call_monitor_timeout, transport_options)
-        warn_unless_rpc(transport)  # oslo's warning for a notification transport
-
+    _warn_transport_kind = True
 
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
                    **kwargs: Any) -> RPCClient:

@@ -8,10 +8,11 @@ gets :class:`NoSuchMethod`; if none matched, :class:`UnsupportedVersion`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
@@ -19,6 +20,7 @@ from ..exceptions import ExpectedException, NoSuchMethod, RPCDispatcherError, Un
 from ..remote import serialize_exception
 from ..serializer import NoOpSerializer, Serializer
 from ..server import Dispatcher
+from ..steps import Step, Steps, is_async_callable, run_steps
 from ..target import Target
 from ..versions import version_is_compatible
 from .policy import (
@@ -46,19 +48,33 @@ def expected_exceptions(*exceptions: type[BaseException]) -> Callable[[F], F]:
     """Declare exceptions an endpoint method raises on purpose.
 
     The server logs them at debug level instead of as errors; the caller
-    still receives the original exception.
+    still receives the original exception. Works on ``async def`` methods too.
     """
     def decorator(func: F) -> F:
+        if is_async_callable(func):
+            @functools.wraps(func)
+            async def async_inner(*args: Any, **kwargs: Any) -> Any:
+                with _expecting(exceptions):
+                    return await func(*args, **kwargs)
+            return async_inner  # type: ignore[return-value]
+
         @functools.wraps(func)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with _expecting(exceptions):
                 return func(*args, **kwargs)
-            except ExpectedException:
-                raise
-            except exceptions as exc:
-                raise ExpectedException() from exc
         return inner  # type: ignore[return-value]
     return decorator
+
+
+@contextlib.contextmanager
+def _expecting(exceptions: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Re-raise ``exceptions`` as :class:`ExpectedException` (the original as its cause)."""
+    try:
+        yield
+    except ExpectedException:
+        raise
+    except exceptions as exc:
+        raise ExpectedException() from exc
 
 
 class RPCDispatcher(Dispatcher):
@@ -100,13 +116,8 @@ class RPCDispatcher(Dispatcher):
             raise NoSuchMethod(method)
         raise UnsupportedVersion(version, method=method)
 
-    def dispatch(self, incoming: Any) -> Any:
-        """Run the method a request names and return its serialized result.
-
-        ``incoming`` has ``ctxt`` and ``message`` (method, args, namespace,
-        version). Raises :class:`NoSuchMethod` / :class:`UnsupportedVersion`
-        or whatever the endpoint raises.
-        """
+    def _bind(self, incoming: Any) -> tuple[Callable[..., Any], Any, dict[str, Any]]:
+        """The endpoint method a request names, with its deserialized context and arguments."""
         message = incoming.message
         method = message.get("method")
         if not isinstance(method, str):
@@ -116,24 +127,37 @@ class RPCDispatcher(Dispatcher):
         ctxt = self.serializer.deserialize_context(incoming.ctxt)
         args = {k: self.serializer.deserialize_entity(ctxt, v)
                 for k, v in (message.get("args") or {}).items()}
-        result = func(ctxt, **args)
+        return func, ctxt, args
+
+    def _result_steps(self, incoming: Any) -> Steps[Any]:
+        """Run the endpoint method (one step) and return its serialized result."""
+        func, ctxt, args = self._bind(incoming)
+        result = yield Step(func, ctxt, **args)
         return self.serializer.serialize_entity(ctxt, result)
 
-    def handle(self, incoming: list[IncomingMessage]) -> None:
-        for message in incoming:
-            self._handle_one(message)
+    def dispatch(self, incoming: Any) -> Any:
+        """Run the method a request names and return its serialized result.
 
-    def _handle_one(self, message: IncomingMessage) -> None:
-        try:
-            message.acknowledge()  # at-most-once: settled before running, as oslo
-        except Exception:
-            LOG.exception("Could not acknowledge a request; dropping it")
+        ``incoming`` has ``ctxt`` and ``message`` (method, args, namespace,
+        version). Raises :class:`NoSuchMethod` / :class:`UnsupportedVersion`
+        or whatever the endpoint raises.
+        """
+        return run_steps(self._result_steps(incoming))
+
+    def steps(self, incoming: list[IncomingMessage]) -> Steps[None]:
+        """Acknowledge, run and answer each request (see :mod:`messaging.steps`)."""
+        for message in incoming:
+            yield from self._request_steps(message)
+
+    def _request_steps(self, message: IncomingMessage) -> Steps[None]:
+        # at-most-once: settled before running, as oslo
+        if not (yield Step(_acknowledge, message)):
             return
         wants_reply = isinstance(message, RpcIncomingMessage) and message.wants_reply
         monitor = _Heartbeat(message) if wants_reply and getattr(
             message, "client_timeout", None) else None
         try:
-            reply = Reply(result=self.dispatch(message))
+            reply = Reply(result=(yield from self._result_steps(message)))
         except ExpectedException as exc:
             inner = exc.__cause__ or exc.exc_info[1] or exc
             LOG.debug("Expected exception during message handling: %s", inner)
@@ -149,11 +173,24 @@ class RPCDispatcher(Dispatcher):
             if monitor is not None:
                 monitor.stop()
         if wants_reply:
-            assert isinstance(message, RpcIncomingMessage)
-            try:
-                message.reply(reply)
-            except Exception:
-                LOG.exception("Could not send a reply")
+            yield Step(_send_reply, message, reply)
+
+
+def _acknowledge(message: IncomingMessage) -> bool:
+    try:
+        message.acknowledge()
+    except Exception:
+        LOG.exception("Could not acknowledge a request; dropping it")
+        return False
+    return True
+
+
+def _send_reply(message: IncomingMessage, reply: Reply) -> None:
+    assert isinstance(message, RpcIncomingMessage)
+    try:
+        message.reply(reply)
+    except Exception:
+        LOG.exception("Could not send a reply")
 
 
 class _Heartbeat:

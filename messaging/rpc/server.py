@@ -39,9 +39,11 @@ def get_rpc_server(transport: Transport, target: Target, endpoints: Sequence[Any
                    server_cls: type[RPCServer] = RPCServer) -> RPCServer:
     """Build an RPC server; ``target`` needs ``topic`` and ``server``.
 
-    ``executor`` is ``'threading'`` (default) or ``'blocking'`` (handle one
-    request at a time in the polling thread). ``access_policy`` is a class;
-    the default refuses methods whose names start with ``_``.
+    ``executor`` is ``'threading'`` (default), ``'blocking'`` (handle one
+    request at a time in the polling thread) or ``'asyncio'`` (``async def``
+    endpoint methods on an event loop, the others on a thread pool; see
+    :class:`messaging.executors.AsyncioExecutor`). ``access_policy`` is a
+    class; the default refuses methods whose names start with ``_``.
     """
     dispatcher = RPCDispatcher(endpoints, serializer, access_policy, target=target)
     return server_cls(transport, target, dispatcher, executor)

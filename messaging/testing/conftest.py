@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ..transport import Transport, get_rpc_transport
+from .api import AsyncApi, SyncApi
 from .plugin import require_broker
 
 
@@ -30,6 +31,12 @@ def transport(messaging_transport: Transport) -> Transport:
 def notification_transport(messaging_notification_transport: Transport) -> Transport:
     """A notification transport on the URL under test."""
     return messaging_notification_transport
+
+
+@pytest.fixture
+def api(messaging_api: SyncApi | AsyncApi) -> SyncApi | AsyncApi:
+    """The public API under test: sync, then async (``messaging_api``)."""
+    return messaging_api
 
 
 @pytest.fixture

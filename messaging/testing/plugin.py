@@ -4,9 +4,11 @@ It is registered for every pytest run through the ``pytest11`` entry point,
 so its fixtures carry a ``messaging_`` prefix and never shadow a user's own
 ``transport`` or ``topic`` fixtures: ``messaging_url`` (one run per
 ``--transport-url``), ``messaging_transport``,
-``messaging_notification_transport`` and ``messaging_topic``. The kit's own
-tests use short aliases defined in ``messaging/testing/conftest.py``, which
-pytest loads only when it collects the kit.
+``messaging_notification_transport``, ``messaging_topic`` and
+``messaging_api`` (the public API a test drives: once sync, once async; see
+:mod:`messaging.testing.api`). The kit's own tests use short aliases
+defined in ``messaging/testing/conftest.py``, which pytest loads only when
+it collects the kit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from ..transport import Transport, get_notification_transport, get_rpc_transport
 from ..url import TransportURL
+from .api import API_NAMES, AsyncApi, SyncApi, make_api
 
 _DEFAULT_PORTS = {"rabbit": 5672, "kombu": 5672, "pika": 5672, "amqp": 5672}
 
@@ -103,3 +106,17 @@ def messaging_notification_transport(messaging_url: str) -> Iterator[Transport]:
 def messaging_topic() -> str:
     """A topic name no other test uses."""
     return f"kit_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=API_NAMES)
+def messaging_api(request: pytest.FixtureRequest) -> Iterator[SyncApi | AsyncApi]:
+    """The public API a test builds clients, servers, notifiers and listeners with.
+
+    Parametrized: a test taking it runs once through the sync API and once
+    through the asyncio API (:mod:`messaging.testing.api`).
+    """
+    api = make_api(request.param)
+    try:
+        yield api
+    finally:
+        api.close()

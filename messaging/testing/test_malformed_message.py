@@ -21,13 +21,13 @@ class Echo:
     b'{"args": {}}',
     b'\xff\xfe\x00',
 ], ids=["not-json", "json-list", "broken-inner", "future-envelope", "no-method", "not-utf8"])
-def test_malformed_body_is_dropped(transport, topic, body):
+def test_malformed_body_is_dropped(api, transport, topic, body):
     hooks = transport.driver.testing
     if hooks is None:
         pytest.skip("driver offers no testing hooks to publish raw bytes")
     target = messaging.Target(topic=topic, server="s1")
-    server = messaging.get_rpc_server(transport, target, [Echo()], executor="blocking")
+    server = api.get_rpc_server(transport, target, [Echo()], executor="blocking")
     with running_server(server):
         hooks.publish_raw(target, body)
-        client = messaging.get_rpc_client(transport, target, timeout=10)
+        client = api.get_rpc_client(transport, target, timeout=10)
         assert client.call({}, "echo", value="still serving") == "still serving"

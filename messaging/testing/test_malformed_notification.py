@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from messaging.notify import NotificationResult, get_notification_listener
+from messaging.notify import NotificationResult
 from messaging.target import Target
 from messaging.testing.helpers import Recorder, raw_notification, running_server
 
@@ -27,13 +27,13 @@ class Info:
     b"\xff\xfe",
 ], ids=["not-json", "json-string", "inner-list", "no-priority", "priority-not-text",
         "not-utf8"])
-def test_malformed_notification_is_dropped(notification_transport, topic, body):
+def test_malformed_notification_is_dropped(api, notification_transport, topic, body):
     hooks = notification_transport.driver.testing
     if hooks is None:
         pytest.skip("driver offers no testing hooks")
     endpoint = Info()
-    listener = get_notification_listener(notification_transport, [Target(topic=topic)],
-                                         [endpoint], executor="threading")
+    listener = api.get_notification_listener(notification_transport, [Target(topic=topic)],
+                                             [endpoint], executor="threading")
     with running_server(listener):
         try:
             hooks.publish_raw_notification(Target(topic=f"{topic}.info"), body)

@@ -15,13 +15,7 @@ from typing import Any
 
 import pytest
 
-from messaging.notify import (
-    NotificationFilter,
-    NotificationResult,
-    Notifier,
-    get_batch_notification_listener,
-    get_notification_listener,
-)
+from messaging.notify import NotificationFilter, NotificationResult
 from messaging.notify.dispatcher import PRIORITIES
 from messaging.target import Target
 from messaging.testing.helpers import Recorder, running_server, start_all
@@ -54,8 +48,9 @@ def ntopic() -> str:
     return f"kit_n_{uuid.uuid4().hex[:12]}"
 
 
-def _notifier(transport: Transport, topic: str, publisher_id: str = "kit.pub") -> Notifier:
-    return Notifier(transport, publisher_id, driver="messagingv2", topics=[topic])
+def _notifier(api: Any, transport: Transport, topic: str, publisher_id: str = "kit.pub") -> Any:
+    """A notifier of the API under test (``api.Notifier``) sending on ``topic``."""
+    return api.Notifier(transport, publisher_id, driver="messagingv2", topics=[topic])
 
 
 class Everything:
@@ -88,11 +83,11 @@ class Info:
         return self._result(metadata) if self._result else None
 
 
-def test_every_priority_reaches_its_endpoint_method(make_transport, ntopic):
+def test_every_priority_reaches_its_endpoint_method(api, make_transport, ntopic):
     transport = make_transport()
     endpoint = Everything()
-    listener = get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
-    notifier = _notifier(make_transport(), ntopic)
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
+    notifier = _notifier(api, make_transport(), ntopic)
     methods = ["audit", "debug", "info", "warn", "warning", "error", "critical", "sample"]
     with running_server(listener):
         for method in methods:
@@ -110,7 +105,7 @@ def test_every_priority_reaches_its_endpoint_method(make_transport, ntopic):
     assert len({md["message_id"] for *_, md in got}) == len(methods)
 
 
-def test_pools_share_and_each_pool_gets_a_copy(make_transport, ntopic):
+def test_pools_share_and_each_pool_gets_a_copy(api, make_transport, ntopic):
     transport = make_transport()
     if not transport.capabilities.pools:
         pytest.skip("driver does not support listener pools")
@@ -118,14 +113,14 @@ def test_pools_share_and_each_pool_gets_a_copy(make_transport, ntopic):
     a1, a2, b1, default = Info(), Info(), Info(), Info()
     target = [Target(topic=ntopic)]
     servers = [
-        get_notification_listener(make_transport(), target, [a1], pool=pool_a),
-        get_notification_listener(make_transport(), target, [a2], pool=pool_a),
-        get_notification_listener(make_transport(), target, [b1], pool=pool_b),
-        get_notification_listener(make_transport(), target, [default]),
+        api.get_notification_listener(make_transport(), target, [a1], pool=pool_a),
+        api.get_notification_listener(make_transport(), target, [a2], pool=pool_a),
+        api.get_notification_listener(make_transport(), target, [b1], pool=pool_b),
+        api.get_notification_listener(make_transport(), target, [default]),
     ]
     count = 20
     with start_all(servers):
-        notifier = _notifier(transport, ntopic)
+        notifier = _notifier(api, transport, ntopic)
         for n in range(count):
             notifier.info({}, "kit.pool", {"n": n})
 
@@ -148,7 +143,7 @@ def test_pools_share_and_each_pool_gets_a_copy(make_transport, ntopic):
     assert sorted(p["n"] for _, p, _ in default.recorder.items) == expected
 
 
-def test_batch_listener_gets_lists_of_batch_size(make_transport, ntopic):
+def test_batch_listener_gets_lists_of_batch_size(api, make_transport, ntopic):
     transport = make_transport()
     batches = Recorder()
 
@@ -156,10 +151,10 @@ def test_batch_listener_gets_lists_of_batch_size(make_transport, ntopic):
         def info(self, messages: list[dict[str, Any]]) -> None:
             batches.add(messages)
 
-    listener = get_batch_notification_listener(transport, [Target(topic=ntopic)], [Batch()],
-                                               batch_size=3, batch_timeout=WAIT * 2)
+    listener = api.get_batch_notification_listener(transport, [Target(topic=ntopic)], [Batch()],
+                                                   batch_size=3, batch_timeout=WAIT * 2)
     with running_server(listener):
-        notifier = _notifier(make_transport(), ntopic)
+        notifier = _notifier(api, make_transport(), ntopic)
         for n in range(3):
             notifier.info({}, "kit.batch", {"n": n})
         [batch] = batches.wait_count(1, WAIT)
@@ -167,7 +162,7 @@ def test_batch_listener_gets_lists_of_batch_size(make_transport, ntopic):
     assert set(batch[0]) == {"ctxt", "publisher_id", "event_type", "payload", "metadata"}
 
 
-def test_batch_timeout_hands_over_a_partial_batch(make_transport, ntopic):
+def test_batch_timeout_hands_over_a_partial_batch(api, make_transport, ntopic):
     transport = make_transport()
     batches = Recorder()
 
@@ -175,25 +170,25 @@ def test_batch_timeout_hands_over_a_partial_batch(make_transport, ntopic):
         def info(self, messages: list[dict[str, Any]]) -> None:
             batches.add(messages)
 
-    listener = get_batch_notification_listener(transport, [Target(topic=ntopic)], [Batch()],
-                                               batch_size=1000, batch_timeout=0.5)
+    listener = api.get_batch_notification_listener(transport, [Target(topic=ntopic)], [Batch()],
+                                                   batch_size=1000, batch_timeout=0.5)
     with running_server(listener):
-        notifier = _notifier(make_transport(), ntopic)
+        notifier = _notifier(api, make_transport(), ntopic)
         notifier.info({}, "kit.batch", {"n": 0})
         notifier.info({}, "kit.batch", {"n": 1})
         _wait(lambda: sum(len(b) for b in batches.items) >= 2, "both notifications")
     assert sorted(m["payload"]["n"] for b in batches.items for m in b) == [0, 1]
 
 
-def test_filter_rule_screens_notifications(make_transport, ntopic):
+def test_filter_rule_screens_notifications(api, make_transport, ntopic):
     transport = make_transport()
     screened, everything = Info(), Info()
     screened.filter_rule = NotificationFilter(  # type: ignore[attr-defined]
         publisher_id="^compute", event_type=r"^kit\.keep", payload={"state": "^active$"})
-    listener = get_notification_listener(transport, [Target(topic=ntopic)],
-                                         [screened, everything])
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)],
+                                             [screened, everything])
     with running_server(listener):
-        compute = _notifier(make_transport(), ntopic, "compute.host1")
+        compute = _notifier(api, make_transport(), ntopic, "compute.host1")
         compute.info({}, "kit.keep", {"state": "active"})
         compute.info({}, "kit.keep", {"state": "error"})
         compute.info({}, "kit.drop", {"state": "active"})
@@ -202,7 +197,7 @@ def test_filter_rule_screens_notifications(make_transport, ntopic):
     assert [(e, p) for e, p, _ in screened.recorder.items] == [("kit.keep", {"state": "active"})]
 
 
-def test_requeue_with_allow_requeue_redelivers(make_transport, ntopic):
+def test_requeue_with_allow_requeue_redelivers(api, make_transport, ntopic):
     transport = make_transport()
     if not transport.capabilities.requeue:
         pytest.skip("driver cannot requeue")
@@ -216,15 +211,15 @@ def test_requeue_with_allow_requeue_redelivers(make_transport, ntopic):
         return NotificationResult.REQUEUE if first else NotificationResult.HANDLED
 
     endpoint = Info(requeue_first_time)
-    listener = get_notification_listener(transport, [Target(topic=ntopic)], [endpoint],
-                                         allow_requeue=True)
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)], [endpoint],
+                                             allow_requeue=True)
     with running_server(listener):
-        _notifier(make_transport(), ntopic).info({}, "kit.requeue", {"n": 1})
+        _notifier(api, make_transport(), ntopic).info({}, "kit.requeue", {"n": 1})
         got = endpoint.recorder.wait_count(2, WAIT)
     assert got[0][2] == got[1][2]  # the same notification, delivered twice
 
 
-def test_exception_with_allow_requeue_redelivers(make_transport, ntopic):
+def test_exception_with_allow_requeue_redelivers(api, make_transport, ntopic):
     transport = make_transport()
     if not transport.capabilities.requeue:
         pytest.skip("driver cannot requeue")
@@ -236,16 +231,16 @@ def test_exception_with_allow_requeue_redelivers(make_transport, ntopic):
             raise RuntimeError("kit: first delivery fails")
 
     endpoint = Info(fail_first_time)
-    listener = get_notification_listener(transport, [Target(topic=ntopic)], [endpoint],
-                                         allow_requeue=True)
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)], [endpoint],
+                                             allow_requeue=True)
     with running_server(listener):
-        _notifier(make_transport(), ntopic).info({}, "kit.requeue", {"n": 1})
+        _notifier(api, make_transport(), ntopic).info({}, "kit.requeue", {"n": 1})
         got = endpoint.recorder.wait_count(2, WAIT)
     assert got[0][2] == got[1][2]
 
 
 @pytest.mark.parametrize("how", ["requeue", "raise"])
-def test_without_allow_requeue_notifications_are_acknowledged(make_transport, ntopic, how):
+def test_without_allow_requeue_notifications_are_acknowledged(api, make_transport, ntopic, how):
     transport = make_transport()
 
     def refuse(metadata: dict[str, Any]) -> str:
@@ -254,9 +249,9 @@ def test_without_allow_requeue_notifications_are_acknowledged(make_transport, nt
         return NotificationResult.REQUEUE
 
     endpoint = Info(refuse)
-    listener = get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
     with running_server(listener):
-        notifier = _notifier(make_transport(), ntopic)
+        notifier = _notifier(api, make_transport(), ntopic)
         notifier.info({}, "kit.once", {"n": 0})
         for n in (1, 2):  # markers: a redelivery of kit.once would come before them
             notifier.info({}, "kit.marker", {"n": n})
@@ -265,15 +260,15 @@ def test_without_allow_requeue_notifications_are_acknowledged(make_transport, nt
     assert [e for e, _, _ in endpoint.recorder.items].count("kit.once") == 1
 
 
-def test_listener_started_later_gets_stored_notifications(make_transport, ntopic):
+def test_listener_started_later_gets_stored_notifications(api, make_transport, ntopic):
     transport = make_transport()
     if not transport.capabilities.durable_notifications:
         pytest.skip("driver does not keep notifications sent before a listener exists")
-    notifier = _notifier(make_transport(), ntopic)
+    notifier = _notifier(api, make_transport(), ntopic)
     notifier.info({}, "kit.early", {"n": 0})
     notifier.error({}, "kit.early", {"n": 1})
     endpoint = Everything()
-    listener = get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
+    listener = api.get_notification_listener(transport, [Target(topic=ntopic)], [endpoint])
     with running_server(listener):
         got = endpoint.recorder.wait_count(2, WAIT)
     assert sorted((priority, payload["n"]) for priority, _, _, payload, _ in got) == [

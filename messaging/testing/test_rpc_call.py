@@ -20,41 +20,41 @@ class Echo:
 
 
 @pytest.mark.parametrize("executor", ["threading", "blocking"])
-def test_call_returns_result(transport, topic, executor):
+def test_call_returns_result(api, transport, topic, executor):
     target = messaging.Target(topic=topic, server="s1")
-    server = messaging.get_rpc_server(transport, target, [Echo()], executor=executor)
+    server = api.get_rpc_server(transport, target, [Echo()], executor=executor)
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         assert client.call({}, "add", a=2, b=3) == 5
 
 
-def test_call_round_trips_json_values(transport, topic):
+def test_call_round_trips_json_values(api, transport, topic):
     value = {"text": "héllo ✓", "n": [1, 2.5, None, True], "nested": {"k": {"x": "y"}}}
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Echo()])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [Echo()])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         assert client.call({}, "echo", value=value) == value
 
 
-def test_call_passes_context(transport, topic):
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Echo()])
+def test_call_passes_context(api, transport, topic):
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [Echo()])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         got = client.call({"user": "alice", "request_id": "req-1"}, "context")
         assert got["user"] == "alice" and got["request_id"] == "req-1"
 
 
-def test_many_sequential_calls(transport, topic):
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Echo()])
+def test_many_sequential_calls(api, transport, topic):
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [Echo()])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         assert [client.call({}, "echo", value=i) for i in range(50)] == list(range(50))
 
 
-def test_unserializable_argument_is_refused(transport, topic):
-    client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=2)
+def test_unserializable_argument_is_refused(api, transport, topic):
+    client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=2)
     with pytest.raises((TypeError, messaging.MessagingException)):
         client.cast({}, "echo", value=object())

@@ -20,23 +20,23 @@ class Blocking:
         self.done.add(arg)
 
 
-def test_cast_is_delivered(transport, topic):
+def test_cast_is_delivered(api, transport, topic):
     endpoint = Blocking()
     endpoint.release.set()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic))
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic))
         assert client.cast({}, "work", arg="x") is None
         assert endpoint.done.wait_count(1) == ["x"]
 
 
-def test_cast_returns_before_endpoint_finishes(transport, topic):
+def test_cast_returns_before_endpoint_finishes(api, transport, topic):
     endpoint = Blocking()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic))
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic))
         client.cast({}, "work", arg="slow")
         assert endpoint.started.wait(10), "endpoint never started"
         assert endpoint.done.items == []  # cast already returned while the endpoint blocks
@@ -44,14 +44,14 @@ def test_cast_returns_before_endpoint_finishes(transport, topic):
         assert endpoint.done.wait_count(1) == ["slow"]
 
 
-def test_cast_to_server_reaches_only_that_server(transport, topic):
+def test_cast_to_server_reaches_only_that_server(api, transport, topic):
     a, b = Blocking(), Blocking()
     a.release.set()
     b.release.set()
-    sa = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="a"), [a])
-    sb = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="b"), [b])
+    sa = api.get_rpc_server(transport, messaging.Target(topic=topic, server="a"), [a])
+    sb = api.get_rpc_server(transport, messaging.Target(topic=topic, server="b"), [b])
     with running_server(sa), running_server(sb):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic, server="b"))
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic, server="b"))
         for i in range(5):
             client.cast({}, "work", arg=i)
         assert sorted(b.done.wait_count(5)) == [0, 1, 2, 3, 4]

@@ -37,11 +37,11 @@ class Explicit:
 
 
 @pytest.fixture
-def client(transport, topic):
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [First(), Second()])
+def client(api, transport, topic):
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [First(), Second()])
     with running_server(server):
-        yield messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        yield api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
 
 
 def test_namespace_selects_endpoint(client):
@@ -81,14 +81,14 @@ def test_private_method_is_refused(client):
         client.prepare(namespace="namespace2").call({}, "_secret")
 
 
-def test_explicit_policy_serves_only_exposed(transport, topic):
-    server = messaging.get_rpc_server(
-        transport, messaging.Target(topic=topic, server="s1"), [Explicit()],
-        access_policy=messaging.ExplicitRPCAccessPolicy)
+def test_explicit_policy_serves_only_exposed(api, transport, topic):
+    server = api.get_rpc_server(
+  transport, messaging.Target(topic=topic, server="s1"), [Explicit()],
+  access_policy=messaging.ExplicitRPCAccessPolicy)
     with running_server(server):
-        c = messaging.get_rpc_client(transport, messaging.Target(topic=topic,
-                                                                 namespace="explicit"),
-                                     timeout=10)
+        c = api.get_rpc_client(transport, messaging.Target(topic=topic,
+                                                           namespace="explicit"),
+                               timeout=10)
         assert c.call({}, "shown") == "shown"
         with pytest.raises(messaging.NoSuchMethod):
             c.call({}, "hidden")

@@ -31,11 +31,11 @@ class Failing:
 
 
 @pytest.fixture
-def client(transport, topic):
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Failing()])
+def client(api, transport, topic):
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [Failing()])
     with running_server(server):
-        yield messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        yield api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
 
 
 def test_builtin_exception_keeps_type_and_args(client):
@@ -68,15 +68,15 @@ def test_result_the_bus_cannot_carry_fails_fast(client):
         client.call({}, "unencodable")
 
 
-def test_allowed_module_is_rebuilt(transport_url, topic):
+def test_allowed_module_is_rebuilt(api, transport_url, topic):
     from messaging.testing.plugin import require_broker
 
     require_broker(transport_url)
     with messaging.get_rpc_transport(None, transport_url,
                                      allowed_remote_exmods=[__name__]) as t:
-        server = messaging.get_rpc_server(t, messaging.Target(topic=topic, server="s1"),
-                                          [Failing()])
+        server = api.get_rpc_server(t, messaging.Target(topic=topic, server="s1"),
+                                    [Failing()])
         with running_server(server):
-            c = messaging.get_rpc_client(t, messaging.Target(topic=topic), timeout=10)
+            c = api.get_rpc_client(t, messaging.Target(topic=topic), timeout=10)
             with pytest.raises(AppError, match="custom failure"):
                 c.call({}, "app_error")

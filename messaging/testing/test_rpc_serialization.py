@@ -20,12 +20,12 @@ class Echo:
 
 
 @pytest.fixture
-def served(transport, topic):
+def served(api, transport, topic):
     endpoint = Echo()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        yield messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10), \
+        yield api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10), \
             endpoint
 
 
@@ -53,10 +53,10 @@ def test_unserializable_context_raises_serialization_error(served):
         client.call({"user": object()}, "echo", value=1)
 
 
-def test_notifier_logs_unserializable_payload_and_does_not_raise(notification_transport, topic,
-                                                                 caplog):
-    notifier = messaging.Notifier(notification_transport, "kit.pub", driver="messagingv2",
-                                  topics=[topic])
+def test_notifier_logs_unserializable_payload_and_does_not_raise(api, notification_transport,
+                                                                 topic, caplog):
+    notifier = api.Notifier(notification_transport, "kit.pub", driver="messagingv2",
+                            topics=[topic])
     with caplog.at_level(logging.ERROR):
         notifier.info({}, "kit.unserializable", {"x": object()})
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -19,23 +19,23 @@ class Who:
         return self.name
 
 
-def test_call_to_named_server(transport, topic):
-    servers = [messaging.get_rpc_server(transport, messaging.Target(topic=topic, server=n),
-                                        [Who(n)]) for n in ("s1", "s2")]
+def test_call_to_named_server(api, transport, topic):
+    servers = [api.get_rpc_server(transport, messaging.Target(topic=topic, server=n),
+                                  [Who(n)]) for n in ("s1", "s2")]
     with running_server(servers[0]), running_server(servers[1]):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         for name in ("s1", "s2", "s1", "s2"):
             assert client.prepare(server=name).call({}, "whoami") == name
 
 
-def test_competing_servers_each_request_handled_once(transport, topic):
+def test_competing_servers_each_request_handled_once(api, transport, topic):
     if not transport.capabilities.competing_consumers:
         pytest.skip("driver declares no competing consumers")
     seen = Recorder()
-    servers = [messaging.get_rpc_server(transport, messaging.Target(topic=topic, server=n),
-                                        [Who(n, seen)]) for n in ("s1", "s2")]
+    servers = [api.get_rpc_server(transport, messaging.Target(topic=topic, server=n),
+                                  [Who(n, seen)]) for n in ("s1", "s2")]
     with running_server(servers[0]), running_server(servers[1]):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=10)
         answers = [client.call({}, "whoami", n=i) for i in range(40)]
         got = seen.wait_count(40)
         assert sorted(n for _, n in got) == list(range(40))  # each exactly once

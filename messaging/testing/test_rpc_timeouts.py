@@ -20,8 +20,8 @@ class Slow:
         return seconds
 
 
-def test_call_without_server_times_out(transport, topic):
-    client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=1)
+def test_call_without_server_times_out(api, transport, topic):
+    client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=1)
     start = time.monotonic()
     with pytest.raises(messaging.MessagingTimeout) as info:
         client.call({}, "anything")
@@ -30,38 +30,38 @@ def test_call_without_server_times_out(transport, topic):
     assert "anything" in str(info.value)
 
 
-def test_slow_endpoint_times_out_then_server_serves_again(transport, topic):
+def test_slow_endpoint_times_out_then_server_serves_again(api, transport, topic):
     endpoint = Slow()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=0.5)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=0.5)
         with pytest.raises(messaging.MessagingTimeout):
             client.call({}, "sleep_for", seconds=5)
         endpoint.release.set()
         assert client.prepare(timeout=10).call({}, "sleep_for", seconds=0) == 0
 
 
-def test_call_monitor_keeps_long_call_alive(transport, topic):
+def test_call_monitor_keeps_long_call_alive(api, transport, topic):
     if not transport.capabilities.call_monitor:
         pytest.skip("driver declares no call monitoring")
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [Slow()])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [Slow()])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=20,
-                                          call_monitor_timeout=1)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=20,
+                                    call_monitor_timeout=1)
         assert client.call({}, "sleep_for", seconds=2.5) == 2.5
 
 
-def test_call_monitor_does_not_extend_overall_timeout(transport, topic):
+def test_call_monitor_does_not_extend_overall_timeout(api, transport, topic):
     if not transport.capabilities.call_monitor:
         pytest.skip("driver declares no call monitoring")
     endpoint = Slow()
-    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
-                                      [endpoint])
+    server = api.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                [endpoint])
     with running_server(server):
-        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=2,
-                                          call_monitor_timeout=1)
+        client = api.get_rpc_client(transport, messaging.Target(topic=topic), timeout=2,
+                                    call_monitor_timeout=1)
         start = time.monotonic()
         with pytest.raises(messaging.MessagingTimeout):
             client.call({}, "sleep_for", seconds=30)
