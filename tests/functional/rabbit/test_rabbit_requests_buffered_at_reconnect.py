@@ -28,8 +28,10 @@ class Slow:
     def __init__(self):
         self.runs = collections.Counter()
         self.lock = threading.Lock()
+        self.gate = threading.Event()  # opened once every cast is sent: a full backlog
 
     def work(self, ctxt, i):
+        self.gate.wait(60)
         time.sleep(0.01)  # the workload: keeps requests waiting in the listener
         with self.lock:
             self.runs[i] += 1
@@ -46,6 +48,7 @@ def test_every_confirmed_cast_runs_exactly_once_across_a_server_reconnect(rmq, u
         client = messaging.get_rpc_client(transport, Target(topic=topic))
         for i in range(CASTS):
             client.cast({}, "work", i=i)  # each confirmed by the broker
+        endpoint.gate.set()
         conn = server._listener.connection
         rmq.wait_until(lambda: 20 <= sum(endpoint.runs.values()), what="the first casts run")
         buffered = CASTS - sum(endpoint.runs.values())
