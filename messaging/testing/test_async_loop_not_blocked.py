@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 
 import pytest
@@ -117,10 +118,27 @@ async def _warm_up(transport, notification_transport, topic):
                                   topics=[f"{topic}_warm"]).info({}, "kit.warm", {})
 
 
+def _site(report: str) -> str:
+    """Where a slow callback ran, without its duration, addresses and task numbers."""
+    text = report.split(" took ", 1)[0]
+    text = re.sub(r"0x[0-9a-f]+", "", text)
+    return re.sub(r"Task-\d+", "Task", text)
+
+
 def test_a_whole_session_never_blocks_the_loop(transport, notification_transport, topic):
-    async def scenario():
-        await _warm_up(transport, notification_transport, topic)
+    """A blocking call shows up wherever its code runs, every session; a machine too busy to
+    schedule the loop's thread for a moment shows up once, somewhere. So a slow callback
+    seen in one session fails the test only if the same place is slow in a second one."""
+    async def scenario(n: int) -> list[str]:
+        await _warm_up(transport, notification_transport, f"{topic}_{n}")
         with watch_loop(asyncio.get_running_loop()) as watch:
-            await _session(transport, notification_transport, topic)
-        assert watch.slow == [], "callbacks blocked the event loop:\n" + "\n".join(watch.slow)
-    asyncio.run(scenario())
+            await _session(transport, notification_transport, f"{topic}_{n}")
+        return watch.slow
+
+    first = asyncio.run(scenario(1))
+    if not first:
+        return
+    second = asyncio.run(scenario(2))
+    again = {_site(r) for r in first} & {_site(r) for r in second}
+    assert not again, "callbacks blocked the event loop in both sessions:\n" + "\n".join(
+        r for r in first + second if _site(r) in again)
