@@ -249,6 +249,12 @@ def _listen(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_scenario
 
+    if args.concurrency is not None and args.scenario != "call-concurrent":
+        raise _UsageError(f"--concurrency applies to --scenario call-concurrent only, not "
+                          f"to {args.scenario}")
+    if args.n < 1 or (args.concurrency is not None and args.concurrency < 1) or \
+            args.payload < 0:
+        raise _UsageError("-n and --concurrency must be at least 1, --payload at least 0")
     progress = None
     if sys.stderr.isatty() and not args.json:
         def progress(done: int, total: int) -> None:
@@ -270,18 +276,22 @@ def _bench(args: argparse.Namespace) -> int:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}"
 
+    def us(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f} us"
+
     rows = [("scenario", "messages", "rate/s", "p50 ms", "p99 ms", "client CPU/msg",
-             "server CPU/msg", "server"),
+             "server CPU/msg", "broker CPU/msg", "server"),
             (result.scenario + (f" x{result.concurrency}" if result.concurrency > 1 else ""),
              str(result.n), f"{result.rate:,.0f}", ms(result.p50_ms), ms(result.p99_ms),
-             f"{result.client_cpu_us:.0f} us",
-             "-" if result.server_cpu_us is None else f"{result.server_cpu_us:.0f} us",
+             us(result.client_cpu_us), us(result.server_cpu_us), us(result.broker_cpu_us),
              result.server_process)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     sys.stdout.write(f"{result.url}, payload {result.payload} bytes\n")
     for row in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
                          .rstrip() + "\n")
+    if result.server_cpu_us is None:
+        sys.stdout.write("(client CPU includes the server: both run in this process)\n")
     return EXIT_OK
 
 
@@ -343,8 +353,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scenario", default="call",
                        choices=["call", "call-concurrent", "cast", "notify"])
     bench.add_argument("-n", type=int, default=2000, help="messages (default 2000)")
-    bench.add_argument("--concurrency", type=int, default=8,
-                       help="threads for call-concurrent (default 8)")
+    bench.add_argument("--concurrency", type=int, default=None,
+                       help="threads for --scenario call-concurrent (default 8); refused "
+                            "for other scenarios")
     bench.add_argument("--payload", type=int, default=100, help="bytes per message (100)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.set_defaults(run=_bench)
