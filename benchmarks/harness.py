@@ -178,10 +178,12 @@ def run_group(group: str, cells: Iterable[tuple[str, str]], base_n: int, repeats
     try:
         bus = BUSES[group]()
         url, broker_pid = bus.__enter__()
-    except BusUnavailable as exc:
+    except Exception as exc:  # BusUnavailable, or a set-up that crashed: fail these rows only
+        reason = str(exc) if isinstance(exc, BusUnavailable) else \
+            f"the bus could not be set up: {type(exc).__name__}: {exc}"
         for cell in cells:
-            results.errors[cell] = str(exc)
-        log(f"  {group}: {exc}")
+            results.errors[cell] = reason
+        log(f"  {group}: {reason}")
         return
     contenders: dict[str, Contender] = {}
     try:

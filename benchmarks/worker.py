@@ -57,6 +57,7 @@ def _client_loop(role: Any, stdin: IO[str], out: IO[str]) -> None:
 def main() -> int:
     # oslo.messaging's dependencies warn about eventlet's deprecation on import: not news here.
     warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     spec = json.loads(os.environ[ROLE_ENV])
     url = os.environ[URL_ENV]
     out = os.fdopen(os.dup(1), "w", buffering=1)
