@@ -118,7 +118,9 @@ class _PikaCaller:
         import pika
 
         self._pika = pika
-        self.conn = pika.BlockingConnection(pika.URLParameters(url))
+        # No heartbeats: a BlockingConnection serves them only inside its calls, and this
+        # one idles while the other contenders are measured.
+        self.conn = pika.BlockingConnection(pika.URLParameters(url + "?heartbeat=0"))
         self.channel = self.conn.channel()
         self.queue = queue
         self.got: list[bytes] = []
@@ -252,28 +254,45 @@ class _PikaPipeline:
         self._thread.join(10)
 
 
-class RawPikaClient:
+class _RawClient:
+    """Connections per shape, made on first use and kept: one for the sequential shapes,
+    :data:`shapes.THREADS` for the threaded ones (neither client is thread-safe)."""
+
+    caller: Any  # the connection class: _PikaCaller or _KombuCaller
+
     def __init__(self, url: str, topic: str, servers: dict[str, Any]) -> None:
         self._url = amqp_url(url)
         self._queue = servers["rpc"]["queue"]
-        self._callers: dict[str, list[_PikaCaller]] = {}
-        self._pipeline: _PikaPipeline | None = None
-        self.shapes = {
+        self._callers: dict[str, list[Any]] = {}
+        self.shapes: dict[str, Callable[[int], Any]] = {
             "call": lambda n: sequential(self._conns("call", 1)[0].call, n),
             "call-threads": lambda n: threaded([c.call for c in self._conns("call", THREADS)],
                                                n),
-            "call-async": lambda n: self._pipelined().calls(n),
             "cast": lambda n: sequential(self._conns("cast", 1)[0].cast, n),
             "cast-threads": lambda n: threaded([c.cast for c in self._conns("cast", THREADS)],
                                                n),
-            "cast-async": lambda n: self._pipelined().casts(n),
         }
 
-    def _conns(self, what: str, count: int) -> list[_PikaCaller]:
+    def _conns(self, what: str, count: int) -> list[Any]:
         have = self._callers.setdefault(what, [])
         while len(have) < count:
-            have.append(_PikaCaller(self._url, self._queue, confirm=what == "cast"))
+            have.append(self.caller(self._url, self._queue, confirm=what == "cast"))
         return have[:count]
+
+    def close(self) -> None:
+        for callers in self._callers.values():
+            for caller in callers:
+                caller.close()
+
+
+class RawPikaClient(_RawClient):
+    caller = _PikaCaller
+
+    def __init__(self, url: str, topic: str, servers: dict[str, Any]) -> None:
+        super().__init__(url, topic, servers)
+        self._pipeline: _PikaPipeline | None = None
+        self.shapes["call-async"] = lambda n: self._pipelined().calls(n)
+        self.shapes["cast-async"] = lambda n: self._pipelined().casts(n)
 
     def _pipelined(self) -> _PikaPipeline:
         if self._pipeline is None:
@@ -281,9 +300,7 @@ class RawPikaClient:
         return self._pipeline
 
     def close(self) -> None:
-        for callers in self._callers.values():
-            for caller in callers:
-                caller.close()
+        super().close()
         if self._pipeline is not None:
             self._pipeline.close()
 
@@ -371,27 +388,5 @@ class _KombuCaller:
             self.conn.close()
 
 
-class RawKombuClient:
-    def __init__(self, url: str, topic: str, servers: dict[str, Any]) -> None:
-        self._url = amqp_url(url)
-        self._queue = servers["rpc"]["queue"]
-        self._callers: dict[str, list[_KombuCaller]] = {}
-        self.shapes = {
-            "call": lambda n: sequential(self._conns("call", 1)[0].call, n),
-            "call-threads": lambda n: threaded([c.call for c in self._conns("call", THREADS)],
-                                               n),
-            "cast": lambda n: sequential(self._conns("cast", 1)[0].cast, n),
-            "cast-threads": lambda n: threaded([c.cast for c in self._conns("cast", THREADS)],
-                                               n),
-        }
-
-    def _conns(self, what: str, count: int) -> list[_KombuCaller]:
-        have = self._callers.setdefault(what, [])
-        while len(have) < count:
-            have.append(_KombuCaller(self._url, self._queue, confirm=what == "cast"))
-        return have[:count]
-
-    def close(self) -> None:
-        for callers in self._callers.values():
-            for caller in callers:
-                caller.close()
+class RawKombuClient(_RawClient):
+    caller = _KombuCaller

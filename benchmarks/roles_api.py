@@ -15,11 +15,9 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from shapes import DATA, THREADS, in_flight, sequential, threaded
+from shapes import DATA, THREADS, in_flight, sequential, threaded, until_counted
 
 from messaging.bench.server import BenchServer
-
-DRAIN_TIMEOUT = 120.0
 
 
 def _api(name: str) -> ModuleType:
@@ -111,16 +109,7 @@ class ApiClient:
     def _served(self, kind: str, run: Any) -> Any:
         """``run``, and with a server in this process, until that server handled all."""
         server = self._local.get(kind)
-        if server is None:
-            return run
-
-        def run_locally(n: int) -> dict[str, Any]:
-            server.counter.reset()
-            run(n)
-            handled, last = server.counter.wait(n, DRAIN_TIMEOUT)
-            return {"server": {"handled": handled, "last": last, "cpu": None}}
-
-        return run_locally
+        return run if server is None else until_counted(server.counter, run)
 
     def close(self) -> None:
         self._transport.cleanup()

@@ -16,11 +16,10 @@ import queue
 import threading
 from typing import Any
 
-from shapes import THREADS, Window, request_body, sequential, threaded
+from shapes import THREADS, Window, request_body, sequential, threaded, until_counted
 
 from messaging.bench.protocol import Counter
 
-DRAIN_TIMEOUT = 120.0
 Item = tuple[bytes, "queue.SimpleQueue[bytes] | None"]
 
 
@@ -82,12 +81,7 @@ class QueueClient:
         reader.join()
 
     def _counted(self, run: Any) -> Any:
-        def run_counted(n: int) -> dict[str, Any]:
-            self._counter.reset()
-            run(n)
-            handled, last = self._counter.wait(n, DRAIN_TIMEOUT)
-            return {"server": {"handled": handled, "last": last, "cpu": None}}
-        return run_counted
+        return until_counted(self._counter, run)
 
     def close(self) -> None:
         self._requests.put(None)

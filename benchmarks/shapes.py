@@ -25,7 +25,7 @@ from typing import Any
 from messaging.bench.protocol import process_cpu
 
 __all__ = ["DATA", "IN_FLIGHT", "SHAPES", "THREADS", "WARMUP", "Window", "in_flight",
-           "request_body", "sequential", "threaded", "timed"]
+           "request_body", "sequential", "threaded", "timed", "until_counted"]
 
 SHAPES = ("call", "call-threads", "call-async", "cast", "notify", "cast-threads",
           "cast-async", "notify-threads", "notify-async")
@@ -110,6 +110,18 @@ class Window:
         with self.cond:
             if not self.cond.wait_for(lambda: self.outstanding == 0, timeout):
                 raise TimeoutError(f"{self.outstanding} operations still outstanding")
+
+
+def until_counted(counter: Any, run: Callable[[int], Any],
+                  timeout: float = 120.0) -> Callable[[int], dict[str, Any]]:
+    """``run``, for a server in the client's own process (``fake://``): reset its count,
+    run, wait until it counted every message; report as a server process would."""
+    def run_counted(n: int) -> dict[str, Any]:
+        counter.reset()
+        run(n)
+        handled, last = counter.wait(n, timeout)
+        return {"server": {"handled": handled, "last": last, "cpu": None}}
+    return run_counted
 
 
 def timed(run: Callable[[int], Any], n: int) -> dict[str, Any]:
