@@ -38,7 +38,9 @@ class _Waker:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weak: the waker is the value of a WeakKeyDictionary keyed by this loop, and a
+        # strong reference would keep every loop the process ever ran alive.
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._pending: list[asyncio.Future[None]] = []
 
@@ -48,9 +50,12 @@ class _Waker:
             self._pending.append(waiter)
             if len(self._pending) > 1:
                 return  # a drain is already scheduled
+        loop = self._loop()
         try:
-            self._loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            if loop is None:
+                raise RuntimeError("the loop is gone")
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed (or gone): nobody is waiting any more
             with self._lock:
                 self._pending.clear()
 
