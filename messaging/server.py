@@ -166,7 +166,8 @@ class MessageHandlingServer:
         except RuntimeError:
             self._start(override_pool_size, None)
             return None
-        task = asyncio.ensure_future(self.astart(override_pool_size))
+        task = asyncio.ensure_future(self._start_off_loop(override_pool_size,
+                                                          self._begin_pending()))
         self._start_tasks.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._started_from_loop)
         return task
@@ -183,11 +184,17 @@ class MessageHandlingServer:
         the loop. A ``stop()`` or ``astop()`` made before it finished takes
         effect once it has.
         """
-        loop = asyncio.get_running_loop()
+        await self._start_off_loop(override_pool_size, self._begin_pending())
+
+    def _begin_pending(self) -> list[str]:
+        """Count a start from a loop as under way (before it yields, so a stop sees it)."""
         with self._pending_lock:
             self._pending_starts += 1
             self._starts_settled.clear()
-        state = ["queued"]
+        return ["queued"]
+
+    async def _start_off_loop(self, override_pool_size: int | None, state: list[str]) -> None:
+        loop = asyncio.get_running_loop()
         try:
             await asyncio.to_thread(self._start_pending, override_pool_size, loop, state)
         finally:

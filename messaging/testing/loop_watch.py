@@ -212,8 +212,9 @@ def _stack(frame: FrameType) -> str:
     lines = []
     current: FrameType | None = frame
     while current is not None and current.f_code is not _RUN_HANDLE:
-        lines.append(f"{current.f_code.co_filename}:{current.f_lineno} in "
-                     f"{current.f_code.co_name}")
+        code = current.f_code
+        name = getattr(code, "co_qualname", code.co_name)  # Python 3.11+
+        lines.append(f"{code.co_filename}:{current.f_lineno} in {name}")
         current = current.f_back
     return "\n       ".join(reversed(lines))
 
