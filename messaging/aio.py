@@ -84,13 +84,16 @@ def _complete(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def await_future(future: Future[T], timeout: float | None, overdue: str) -> T:
+async def await_future(future: Future[T], timeout: float | None, overdue: str, *,
+                       cancel: bool = True) -> T:
     """Wait for ``future`` on the running loop; its result, or its exception raised.
 
     ``timeout`` (seconds, None: none) guards against a driver whose future
     never ends although it should: past it the future is cancelled and
     ``MessagingTimeout(overdue)`` raised, as :func:`messaging.driver.wait_future`
-    does for synchronous callers.
+    does for synchronous callers. If the awaiting task is cancelled, so is
+    the future, unless ``cancel`` is False (a send that must go out anyway:
+    the task only stops waiting for it).
     """
     if not future.done():
         loop = asyncio.get_running_loop()
@@ -101,7 +104,8 @@ async def await_future(future: Future[T], timeout: float | None, overdue: str) -
         try:
             await woken
         except asyncio.CancelledError:
-            future.cancel()
+            if cancel:
+                future.cancel()
             raise
         finally:
             if timer is not None:
