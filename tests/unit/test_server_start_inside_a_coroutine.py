@@ -41,28 +41,19 @@ def test_start_returns_a_task_that_ends_once_serving(transport, executor):
     assert not server.running
 
 
-def test_a_stop_made_before_the_start_finished_takes_effect_after_it(transport):
+@pytest.mark.parametrize("stop_first", [True, False], ids=["stop", "astop"])
+def test_a_stop_made_before_the_start_finished_takes_effect_after_it(transport, stop_first):
     server = _server(transport)
 
     async def scenario():
         started = server.start()
-        server.stop()  # before the worker thread subscribed: must not be lost
-        await started
-        await server.astop()
+        if stop_first:
+            server.stop()  # before the worker thread subscribed: must not be lost
+            await started
+        await server.astop()  # right after start(): waits for it, then stops
 
     asyncio.run(scenario())
-    assert not server.running
-
-
-def test_astop_right_after_start_leaves_it_stopped(transport):
-    server = _server(transport)
-
-    async def scenario():
-        server.start()
-        await server.astop()
-
-    asyncio.run(scenario())
-    assert not server.running
+    assert not server.running and not server.consuming
 
 
 def test_a_refused_subscription_is_raised_by_the_task_and_logged(transport, caplog):
