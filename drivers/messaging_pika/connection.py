@@ -28,6 +28,8 @@ wake-up: no pipe of our own). Everything is asynchronous, as pika's
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import math
 import socket
@@ -52,8 +54,9 @@ from messaging_amqp091.work import PROPERTIES, Publish, Subscription
 from pika.adapters.select_connection import IOLoop
 
 from messaging.correlation import settle_future
-from messaging.exceptions import InvalidTransportURL, MessageDeliveryFailure
+from messaging.exceptions import MessageDeliveryFailure
 from messaging.url import TransportHost, TransportURL
+from messaging_pika.logs import io_thread
 
 from . import errors
 
@@ -91,7 +94,6 @@ class PikaConnection(ConnectionBase):
     def __init__(self, settings: Settings, url: TransportURL, *, purpose: str,
                  prefetch_count: int = 0) -> None:
         super().__init__(settings, url, purpose=purpose, prefetch_count=prefetch_count)
-        self._credentials_check()
         self._ioloop: Any = IOLoop()
         self._wake_pending = False
         self._session: Session | None = None
@@ -107,20 +109,36 @@ class PikaConnection(ConnectionBase):
         self._declaring: dict[str, tuple[ExchangeSpec, bool]] = {}
         self._shutting_down = False
         self._stopped = False
-
-    def _credentials_check(self) -> None:
-        if self.settings.rabbit_login_method == "RABBIT-CR-DEMO":
-            raise InvalidTransportURL(self._shown_url, "rabbit_login_method RABBIT-CR-DEMO is "
-                                                       "not supported by the pika driver")
+        #: work :meth:`call_later` scheduled, by key: (pika's timer, the function)
+        self._delayed: dict[int, tuple[Any, Callable[[], None]]] = {}
+        self._delayed_keys = itertools.count()
+        self._delayed_flushed = False
 
     # ------------------------------------------------------------------ any thread
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the I/O thread after ``delay`` seconds (from any thread)."""
+        """Run ``fn`` on the I/O thread after ``delay`` seconds (from any thread).
+
+        Still pending when the connection closes, ``fn`` runs then: what it
+        sends (a reply retry) fails and is reported with the rest.
+        """
         if self._on_io_thread():
-            self._ioloop.call_later(delay, partial(self._guarded, fn))
+            self._add_delayed(delay, fn)
         else:
-            self._threadsafe(lambda: self._ioloop.call_later(delay, partial(self._guarded, fn)))
+            self._threadsafe(partial(self._add_delayed, delay, fn))
+
+    def _add_delayed(self, delay: float, fn: Callable[[], None]) -> None:
+        if self._delayed_flushed:  # closing: it fails with the rest now
+            self._guarded(fn)
+            return
+        key = next(self._delayed_keys)
+        self._delayed[key] = (self._ioloop.call_later(delay, partial(self._run_delayed, key)),
+                              fn)
+
+    def _run_delayed(self, key: int) -> None:
+        entry = self._delayed.pop(key, None)
+        if entry is not None:
+            self._guarded(entry[1])
 
     def _guarded(self, fn: Callable[[], None]) -> None:
         try:
@@ -144,22 +162,25 @@ class PikaConnection(ConnectionBase):
     # ------------------------------------------------------------------ I/O thread: loop
 
     def _run(self) -> None:
-        self._ioloop.add_callback_threadsafe(self._serve)
-        self._ioloop.start()
+        with io_thread():
+            self._ioloop.add_callback_threadsafe(self._serve)
+            self._ioloop.start()
 
     def _flush_timers(self) -> None:
-        # pika's timers die with the loop; the reply retries among them were best effort
-        # (their replies' callers time out), so nothing is run here.
-        pass
+        # Delayed work (reply retries) runs now, to fail and be reported with the rest.
+        self._delayed_flushed = True
+        delayed, self._delayed = self._delayed, {}
+        for timer, fn in delayed.values():
+            with contextlib.suppress(Exception):  # the loop may be gone (a crash)
+                self._ioloop.remove_timeout(timer)
+            self._guarded(fn)
 
     def _release_resources(self) -> None:
         self._stopped = True
         pconn, self._pconn = self._pconn, None
         if pconn is not None and not pconn.is_closed:
-            try:  # the broker did not answer our close (blocked, gone): drop the socket
-                pconn._adapter_disconnect_stream()
-            except Exception:
-                LOG.debug("Dropping connection %s raised", self.name, exc_info=True)
+            LOG.debug("Connection %s ended before pika closed its socket: it closes when "
+                      "the pika connection is collected", self.name)
         try:
             self._ioloop.close()
         except Exception:
@@ -567,7 +588,7 @@ class PikaConnection(ConnectionBase):
         """Flush queued work and confirms (bounded by the grace), then close."""
         self._shutting_down = True
         self._shutdown_deadline = time.monotonic() + self._close_grace
-        self._ioloop.call_later(self._close_grace + 1.0, self._stop_loop)  # last resort
+        self._ioloop.call_later(self._close_grace + 1.0, self._give_up_closing)  # last resort
         if self._session is None or self.blocked is not None:
             self._finish_shutdown()
             return
@@ -606,7 +627,7 @@ class PikaConnection(ConnectionBase):
         self._session = None
         if pconn is not None and not pconn.is_closed and not pconn.is_closing:
             if self.blocked is not None:
-                self._stop_loop()  # the broker reads nothing: just drop the socket
+                self._drop(pconn)  # the broker reads nothing: no close handshake
                 return
             try:
                 pconn.close()  # after the queued cancels and deletes; its close ends the loop
@@ -616,10 +637,50 @@ class PikaConnection(ConnectionBase):
         if pconn is None or pconn.is_closed:
             self._stop_loop()
 
+    def _give_up_closing(self) -> None:
+        """The close did not end within the grace (the broker does not answer): drop it."""
+        pconn = self._pconn
+        if self._stopped or pconn is None or pconn.is_closed:
+            self._stop_loop()
+            return
+        LOG.warning("Connection %s (%s): the broker did not answer the close in time; "
+                    "dropping the connection", self.name, self.purpose)
+        self._ioloop.call_later(1.0, self._stop_loop)  # should pika not report the end
+        self._drop(pconn)
+
+    def _drop(self, pconn: Any) -> None:
+        """End ``pconn`` without the close handshake; the loop stops once pika reports it."""
+        if not drop_stream(pconn):
+            LOG.warning("Connection %s: this pika cannot drop a connection; its socket "
+                        "closes when the pika connection is collected", self.name)
+            self._stop_loop()
+
     def _stop_loop(self) -> None:
         if not self._stopped:
             LOG.debug("Connection %s (%s) closed", self.name, self.purpose)
             self._ioloop.stop()
+
+
+def drop_stream(pconn: Any) -> bool:
+    """Abort ``pconn``'s socket without the AMQP close handshake; False if this pika cannot.
+
+    pika has no public call for this: ``close()`` waits for the broker's
+    ``close-ok``, which a broker blocking the connection (it reads nothing
+    during a resource alarm) or a vanished one never sends. The hook pika's
+    adapters implement for it, ``Connection._adapter_disconnect_stream``, has
+    the same meaning in pika 1.3.2 and 1.4.4 (checked): the abort completes on
+    the running ioloop and ends with the connection's close callback. A pika
+    without it makes this return False.
+    """
+    disconnect = getattr(pconn, "_adapter_disconnect_stream", None)
+    if not callable(disconnect):
+        return False
+    try:
+        disconnect()
+    except Exception:
+        LOG.debug("Dropping a pika connection raised", exc_info=True)
+        return False
+    return True
 
 
 def _names_any(text: str, names: set[str]) -> bool:
@@ -634,23 +695,3 @@ def _task_names(task: Publish) -> set[str]:
         names.update(b.exchange.name for b in task.queue.bindings)
     return names
 
-
-class _AttemptRecordsToDebug(logging.Filter):
-    """Make pika's own records about connection attempts and lost sockets debug records.
-
-    pika logs every failed attempt at error level, several records each,
-    every ``rabbit_retry_interval`` while a broker is down. The connection
-    reports those failures itself (once per 30 s, naming the cause), so
-    pika's records stay available at debug level only.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.DEBUG:
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-
-
-_FILTER = _AttemptRecordsToDebug()
-for _name in ("pika.adapters.utils.connection_workflow", "pika.adapters.utils.io_services_utils",
-              "pika.adapters.base_connection", "pika.connection"):
-    logging.getLogger(_name).addFilter(_FILTER)

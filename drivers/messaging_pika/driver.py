@@ -12,12 +12,16 @@ ioloop thread each. Installing ``messaging[pika]`` needs no kombu.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from messaging_amqp091.connection import ConnectionFactory
 from messaging_amqp091.driver import Amqp091Driver
 
+from messaging.exceptions import InvalidTransportURL
+from messaging.url import TransportURL
+
 from .connection import PikaConnection
+from .logs import quiet_attempt_records
 
 __all__ = ["PikaDriver"]
 
@@ -27,3 +31,11 @@ class PikaDriver(Amqp091Driver):
 
     connection_factory: ClassVar[ConnectionFactory] = PikaConnection
     client_library: ClassVar[str | None] = "pika"
+
+    def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
+                 ) -> None:
+        super().__init__(conf, url, default_exchange)
+        if self.settings.rabbit_login_method == "RABBIT-CR-DEMO":  # refused before any use
+            raise InvalidTransportURL(url.render(mask=True), "rabbit_login_method "
+                                      "RABBIT-CR-DEMO is not supported by the pika driver")
+        quiet_attempt_records()

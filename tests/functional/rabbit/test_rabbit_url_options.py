@@ -91,6 +91,15 @@ def test_pika_connection_parameters_from_the_options(scheme, driver_cls, tmp_pat
     context = plain._client_connection()._parameters(TransportHost("h")).ssl_options.context
     assert context.verify_mode == ssl.CERT_NONE  # no CA given: not verified, as oslo
     plain.cleanup()
+
+
+@pytest.mark.amqp091_driver("pika")
+def test_pika_refuses_rabbit_cr_demo_when_the_transport_is_built(scheme, driver_cls):
+    import messaging
+
+    url = "pika://u:secret@h/?rabbit_login_method=RABBIT-CR-DEMO"
+    with pytest.raises(InvalidTransportURL, match="RABBIT-CR-DEMO is not supported") as info:
+        driver_cls(None, TransportURL.parse(url))
+    assert "secret" not in str(info.value)
     with pytest.raises(InvalidTransportURL, match="RABBIT-CR-DEMO"):
-        driver_cls(None, TransportURL.parse(
-            "pika://h/?rabbit_login_method=RABBIT-CR-DEMO"))._client_connection()
+        messaging.get_rpc_transport(None, url)
