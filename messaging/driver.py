@@ -54,6 +54,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from .exceptions import MessageDeliveryFailure, MessagingTimeout
 from .executors import StartedThreadPool
+from .health import DriverMonitor
 from .target import Target
 from .url import TransportURL
 
@@ -244,6 +245,9 @@ class Driver(abc.ABC):
     #: Extra seconds the default ``call`` waits on its future beyond the call's own
     #: timeout before concluding the driver broke the rule that futures end by themselves.
     call_grace: ClassVar[float] = 5.0
+    #: ``messaging.system`` of the driver's spans (OpenTelemetry's name for the bus,
+    #: e.g. "rabbitmq"); None: the URL scheme.
+    messaging_system: ClassVar[str | None] = None
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -257,6 +261,9 @@ class Driver(abc.ABC):
         self.conf = conf
         self.url = url
         self.default_exchange = default_exchange
+        #: Where the driver reports its connections' events (:mod:`messaging.health`):
+        #: ``self.monitor.connected(conn)``, ``lost(conn, error)``, ``blocked(conn, reason)``...
+        self.monitor = DriverMonitor()
         self._submit_pool = StartedThreadPool(self.submit_workers,
                                               f"messaging-{url.scheme}-submit")
 

@@ -29,6 +29,8 @@ from .exceptions import (
     NotSupported,
     SerializationError,
 )
+from .health import TransportHealth
+from .instrument import Instrumentation, instrumented
 from .target import Target
 from .url import TransportHost, TransportURL
 
@@ -101,6 +103,22 @@ class Transport:
         core = _options.resolve_options(self.conf, "DEFAULT", _options.DEFAULT_OPTIONS)
         self.rpc_response_timeout: float = core["rpc_response_timeout"]
         self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
+        #: Tracing and metrics, when ``conf`` enables them; None otherwise.
+        self.instrumentation = Instrumentation.from_conf(self.conf, driver)
+        monitor = getattr(driver, "monitor", None)
+        if monitor is not None and self.instrumentation is not None:
+            monitor.metrics = self.instrumentation.metrics
+
+    @property
+    def health(self) -> TransportHealth:
+        """The state of the driver's connections (connected, blocked, last error).
+
+        A liveness probe reads ``transport.health.ok``; see :mod:`messaging.health`.
+        """
+        monitor = getattr(self.driver, "monitor", None)
+        if monitor is None:  # a driver built without the base class's __init__
+            return TransportHealth(None, False, None, None, 0, 0)
+        return monitor.snapshot(brokered=self.driver.capabilities.brokered)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -139,6 +157,7 @@ class Transport:
                                f"queue takes (TransportOptions(at_least_once=True))")
         return {"mandatory": True}
 
+    @instrumented("call")
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              timeout: float, call_monitor_timeout: float | None = None,
              retry: int | None = None, mandatory: bool = False) -> Reply:
@@ -154,6 +173,7 @@ class Transport:
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
+    @instrumented("cast")
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None, mandatory: bool = False) -> None:
         """Send a request without waiting (see :meth:`Driver.cast`); ``mandatory``: :meth:`call`."""
@@ -162,6 +182,7 @@ class Transport:
         driver: Any = self.driver
         self._guard(target, lambda: driver.cast(target, ctxt, message, retry=retry, **extra))
 
+    @instrumented("notify")
     def notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
                version: float = 2.0, retry: int | None = None) -> None:
         """Publish a notification (see :meth:`Driver.notify`)."""
@@ -169,6 +190,7 @@ class Transport:
         self._guard(target, lambda: self.driver.notify(
             target, ctxt, message, version=version, retry=retry))
 
+    @instrumented("submit_call")
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
                     retry: int | None = None, mandatory: bool = False) -> Future[Reply]:
@@ -185,6 +207,7 @@ class Transport:
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
 
+    @instrumented("submit_cast")
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None, mandatory: bool = False) -> Future[None]:
         """Send a request; the future completes once the bus took it (``mandatory``: see call)."""
@@ -194,6 +217,7 @@ class Transport:
         return self._guard_future(target, lambda: driver.submit_cast(
             target, ctxt, message, retry=retry, **extra))
 
+    @instrumented("submit_notify")
     def submit_notify(self, target: Target, ctxt: Mapping[str, Any],
                       message: Mapping[str, Any], *, version: float = 2.0,
                       retry: int | None = None) -> Future[None]:
