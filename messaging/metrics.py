@@ -58,6 +58,9 @@ METRICS_OPTIONS: tuple[Option, ...] = (
 _options.OPTION_GROUPS[GROUP] = METRICS_OPTIONS
 
 SCOPE = "messaging"
+#: Histogram buckets in seconds, from a fast local call to a minute-long timeout.
+SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+           30.0, 60.0)
 
 
 class MetricsUnavailable(MessagingException, RuntimeError):
@@ -82,7 +85,7 @@ class _Instruments:
         self.client_duration = meter.create_histogram(
             "messaging.client.duration", unit="s",
             description="Calls until their reply; casts and notifications until the bus took "
-                        "them")
+                        "them", explicit_bucket_boundaries_advisory=SECONDS)
         self.in_flight = meter.create_up_down_counter(
             "messaging.client.calls.in_flight", unit="{call}",
             description="Calls waiting for their reply")
@@ -90,10 +93,12 @@ class _Instruments:
             "messaging.server.messages", unit="{message}",
             description="Requests and notifications handled by servers and listeners")
         self.server_duration = meter.create_histogram(
-            "messaging.server.duration", unit="s", description="Time the endpoints took")
+            "messaging.server.duration", unit="s", description="Time the endpoints took",
+            explicit_bucket_boundaries_advisory=SECONDS)
         self.queue_duration = meter.create_histogram(
             "messaging.server.queue.duration", unit="s",
-            description="From a server taking a message off the bus to its dispatch")
+            description="From a server taking a message off the bus to its dispatch",
+            explicit_bucket_boundaries_advisory=SECONDS)
         self.reconnects = meter.create_counter(
             "messaging.driver.reconnects", unit="{connect}",
             description="Connections made again after one was lost")
