@@ -101,6 +101,9 @@ class Capabilities:
         (``TransportOptions(at_least_once=True)``, fanout excepted as in
         oslo.messaging), and raises ``NotSupported`` itself for a driver
         without this capability.
+    :param counts_listeners: a call that times out says whether any server
+        listened on its target: "no server is listening" or "the server never
+        answered" (the driver gives its reply correlator ``listeners``).
     """
 
     fanout: bool = True
@@ -114,6 +117,7 @@ class Capabilities:
     publisher_confirms: bool = False
     brokered: bool = True
     mandatory: bool = False
+    counts_listeners: bool = False
 
 
 @dataclass(frozen=True)

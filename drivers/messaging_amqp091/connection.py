@@ -104,6 +104,8 @@ class Connection(Protocol):
 
     def trouble(self) -> str | None: ...
 
+    def consumers(self, queue: str) -> int | None: ...
+
     def consuming(self, sub: Subscription) -> bool: ...
 
     def publish(self, message: Publish) -> Future[None]: ...
@@ -259,6 +261,27 @@ class ConnectionBase(abc.ABC):
                 return f"broker unreachable: {self.last_error}"
             return "connecting to the broker"
         return None
+
+    def consumers(self, queue: str) -> int | None:
+        """Consumers of ``queue`` now (0 if it does not exist); None if no host answered.
+
+        A passive declare on a short connection of its own, since a missing
+        queue closes the channel that asked: used only when a call is about
+        to time out, to tell "no server is listening" from a silent one.
+        """
+        for host in self._hosts:
+            try:
+                return self._count_consumers(host, queue)
+            except NotImplementedError:
+                return None
+            except Exception as exc:
+                LOG.debug("Could not count the consumers of %s on %s: %s", queue,
+                          self._host_label(host), exc)
+        return None
+
+    def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        """:meth:`consumers` on one host (the client's blocking API); raises if it cannot."""
+        raise NotImplementedError
 
     def consuming(self, sub: Subscription) -> bool:
         """True while ``sub``'s queues are consumed on the live channel."""

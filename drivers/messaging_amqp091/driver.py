@@ -101,7 +101,8 @@ class Amqp091Driver(Driver):
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-least-once", publisher_confirms=True, brokered=True,
-        mandatory=True)
+        mandatory=True, counts_listeners=True)
+    messaging_system: ClassVar[str | None] = "rabbitmq"
     #: builds the client connection and one connection per listener
     connection_factory: ClassVar[ConnectionFactory]
 

@@ -37,6 +37,7 @@ from functools import partial
 from typing import Any
 
 import pika
+import pika.exceptions
 import pika.spec
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
@@ -382,6 +383,20 @@ class PikaConnection(ConnectionBase):
             self._returned(session, method.routing_key, body)
 
     # ------------------------------------------------------------------ I/O thread: connecting
+
+    def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        probe = pika.BlockingConnection(self._parameters(host))
+        try:
+            try:
+                declared = probe.channel().queue_declare(queue=queue, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code == 404:
+                    return 0
+                raise
+            return int(declared.method.consumer_count)
+        finally:
+            if probe.is_open:
+                probe.close()
 
     def _parameters(self, host: TransportHost) -> Any:
         """pika's connection parameters for ``host`` from the settings."""
