@@ -131,6 +131,7 @@ class Amqp091Driver(Driver):
                 if self._client is None:
                     self._client = self.connection_factory(self.settings, self.url,
                                                            purpose="client")
+                    self._client.monitor = self.monitor
                     self._client.start()
                 client = self._client
         return client
@@ -282,6 +283,7 @@ class Amqp091Driver(Driver):
                 raise ServerListenError(target, msg="the transport was cleaned up")
         conn = self.connection_factory(self.settings, self.url, purpose=purpose,
                                        prefetch_count=self.settings.rabbit_qos_prefetch_count)
+        conn.monitor = self.monitor
         listener = AmqpListener(conn, self.settings, queues, rpc=rpc,
                                   obsolete=self._obsolete, on_cleanup=self._forget)
         with self._lock:

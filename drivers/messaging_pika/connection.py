@@ -353,6 +353,7 @@ class PikaConnection(ConnectionBase):
 
     def _on_message(self, sub: Subscription, generation: int, _channel: Any, method: Any,
                     properties: Any, body: bytes) -> None:
+        self._count_redelivery(method.redelivered)
         self._deliver(sub, generation, Delivery(body, properties.headers, method.delivery_tag,
                                                 method.exchange, method.routing_key))
 

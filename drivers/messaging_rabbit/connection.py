@@ -454,6 +454,7 @@ class KombuConnection(ConnectionBase):
 
     def _on_message(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
         info = message.delivery_info
+        self._count_redelivery(info.get("redelivered"))
         self._deliver(sub, generation, Delivery(
             message.body, message.headers, info["delivery_tag"], info.get("exchange", ""),
             info.get("routing_key", "")))
