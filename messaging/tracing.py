@@ -144,6 +144,8 @@ class Tracing:
         self._propagate = propagate
         self._options = dict(options)
         self.system = system
+        #: (provider, its tracer): a provider makes a new tracer on every get_tracer
+        self._cached: tuple[Any, Any] | None = None
         self._producer = trace.SpanKind.PRODUCER
         self._consumer = trace.SpanKind.CONSUMER
         self._error = trace.StatusCode.ERROR
@@ -164,7 +166,12 @@ class Tracing:
 
     def _tracer(self) -> Any:
         provider = self._application_provider() or _PRIVATE.get(self._options)
-        return provider.get_tracer(SCOPE)
+        cached = self._cached
+        if cached is not None and cached[0] is provider:
+            return cached[1]
+        tracer = provider.get_tracer(SCOPE)
+        self._cached = (provider, tracer)
+        return tracer
 
     # -- producers -------------------------------------------------------------------------
 
