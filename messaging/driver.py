@@ -38,8 +38,9 @@ Drivers should not re-write the shared parts: :mod:`messaging.correlation`
 (settle once, de-duplicate after settling, give back at cleanup),
 :mod:`messaging.incoming` (received requests and notifications),
 :mod:`messaging.addressing` (exchange and routing-key rule),
-:mod:`messaging.envelope` (oslo.messaging's wire format) and
-:mod:`messaging.options` (option tables).
+:mod:`messaging.envelope` (oslo.messaging's wire format),
+:mod:`messaging.options` (option tables) and :mod:`messaging.health` (report
+connection events through ``self.monitor``).
 """
 
 from __future__ import annotations
