@@ -1,41 +1,20 @@
 """The OpenTelemetry SDK as a test application installs it: in-memory spans and metrics.
 
 A process can install one TracerProvider and one MeterProvider, so they are
-installed once (:func:`install`) and tests tell their data apart by topic.
+installed once (:mod:`messaging.testing.otel`) and tests tell their data apart by topic.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-_LOCK = threading.Lock()
-_INSTALLED: tuple[Any, Any] | None = None
+from messaging.testing.otel import metric_reader, span_exporter
 
 
 def install() -> tuple[Any, Any]:
     """Install (once) and return ``(span exporter, metric reader)``."""
-    global _INSTALLED
-    with _LOCK:
-        if _INSTALLED is None:
-            from opentelemetry import metrics, trace
-            from opentelemetry.sdk.metrics import MeterProvider
-            from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-            from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
-                InMemorySpanExporter,
-            )
-
-            exporter = InMemorySpanExporter()
-            provider = TracerProvider()
-            provider.add_span_processor(SimpleSpanProcessor(exporter))
-            trace.set_tracer_provider(provider)
-            reader = InMemoryMetricReader()
-            metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-            _INSTALLED = (exporter, reader)
-        return _INSTALLED
+    return span_exporter(), metric_reader()
 
 
 def points(reader: Any, name: str, **labels: str) -> list[Any]:

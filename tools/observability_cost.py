@@ -12,8 +12,9 @@ Usage: ``python tools/observability_cost.py URL [-n CALLS] [--rounds R]``
 For a bus that crosses processes the server runs in a child process set up
 the same way as the client. Each round runs every mode once, in turn, so a
 busy machine slows them alike; the table gives each mode's median CPU time
-per call (client and server processes), its range and the ratio to ``off``. ``disabled_overhead()`` times what the
-instrumentation hook adds to a transport verb when everything is off.
+per call (client and server processes), its range and the ratio to
+``off``. ``disabled_overhead()`` times what the instrumentation hook adds to
+a transport verb when everything is off.
 ``run(url, n, rounds)`` returns the rows, for the benchmark harness.
 """
 
