@@ -2,7 +2,7 @@
 
 A :class:`~messaging.Transport` builds an :class:`Instrumentation` from its
 configuration only when tracing or metrics are enabled; otherwise it has
-none and every verb runs untouched (one attribute test per send). With one:
+none and its verbs are the plain methods (nothing added at all). With one:
 
 - every send passes through :meth:`Instrumentation.send` (the transport's
   ``call``/``cast``/``notify`` and their ``submit_*`` forms, so the blocking
@@ -21,7 +21,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import MessagingTimeout
 from .metrics import Metrics, metrics_options
@@ -32,10 +32,7 @@ if TYPE_CHECKING:
     from .driver import Driver, Reply
     from .target import Target
 
-__all__ = ["Instrumentation", "Receipt", "instrumented"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
+__all__ = ["Instrumentation", "Receipt"]
 
 class Instrumentation:
     """The tracing and metrics of one transport.
@@ -62,6 +59,21 @@ class Instrumentation:
         return cls(tracing, metrics)
 
     # -- sending ---------------------------------------------------------------------------
+
+    #: The transport verbs that send.
+    VERBS = ("call", "cast", "notify", "submit_call", "submit_cast", "submit_notify")
+
+    def wrap_verbs(self, transport: Any) -> None:
+        """Give ``transport`` instance attributes running each verb through :meth:`send`."""
+        for verb in self.VERBS:
+            setattr(transport, verb, self._verb(verb, getattr(type(transport), verb), transport))
+
+    def _verb(self, verb: str, fn: Callable[..., Any], transport: Any) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                **kwargs: Any) -> Any:
+            return self.send(verb, fn, transport, target, ctxt, message, kwargs)
+        return run
 
     def send(self, verb: str, send: Callable[..., Any], transport: Any, target: Target,
              ctxt: Mapping[str, Any], message: Mapping[str, Any], kwargs: dict[str, Any],
@@ -251,20 +263,3 @@ def _text(value: Any, lower: bool = False) -> str | None:
     if not isinstance(value, str):
         return None
     return value.lower() if lower else value
-
-
-def instrumented(verb: str) -> Callable[[F], F]:
-    """Decorate a :class:`~messaging.Transport` verb: traced and measured when enabled.
-
-    Without an instrumentation the verb runs as written (one attribute test).
-    """
-    def decorate(fn: F) -> F:
-        @functools.wraps(fn)
-        def run(self: Any, target: Target, ctxt: Mapping[str, Any],
-                message: Mapping[str, Any], **kwargs: Any) -> Any:
-            inst = self.instrumentation
-            if inst is None:
-                return fn(self, target, ctxt, message, **kwargs)
-            return inst.send(verb, fn, self, target, ctxt, message, kwargs)
-        return cast(F, run)
-    return decorate

@@ -13,8 +13,8 @@ For a bus that crosses processes the server runs in a child process set up
 the same way as the client. Each round runs every mode once, in turn, so a
 busy machine slows them alike; the table gives each mode's median CPU time
 per call (client and server processes), its range and the ratio to
-``off``. ``disabled_overhead()`` times what the instrumentation hook adds to
-a transport verb when everything is off.
+``off``. (With everything off a transport's verbs are the plain methods: the
+only thing added is one ``is None`` test per received message.)
 ``run(url, n, rounds)`` returns the rows, for the benchmark harness.
 """
 
@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import time
-import timeit
 import uuid
 from typing import Any
 
@@ -120,28 +119,6 @@ def _cpu_per_call(url: str, mode: str, n: int, in_process: bool) -> float:
         transport.cleanup()
 
 
-def disabled_overhead(loops: int = 100_000) -> tuple[float, float]:
-    """``(us per cast through the hook, us added by the hook)`` with everything off.
-
-    A cast on ``fake://`` that no queue takes, through ``Transport.cast`` and
-    through the undecorated verb (``__wrapped__``): the difference is all the
-    hook adds (the best of 5 repeats each).
-    """
-    import messaging
-    from messaging.transport import Transport
-
-    with messaging.get_rpc_transport(None, "fake://") as transport:
-        assert transport.instrumentation is None
-        target = messaging.Target(topic=f"nobody_{uuid.uuid4().hex[:8]}")
-        message = {"method": "m", "args": {}}
-        bare = Transport.cast.__wrapped__  # type: ignore[attr-defined]
-        hooked = min(timeit.repeat(lambda: transport.cast(target, {}, message), number=loops,
-                                   repeat=5))
-        plain = min(timeit.repeat(lambda: bare(transport, target, {}, message), number=loops,
-                                  repeat=5))
-        return hooked / loops * 1e6, (hooked - plain) / loops * 1e6
-
-
 def run(url: str, n: int = 2000, rounds: int = 5) -> list[tuple[str, float, float, float, float]]:
     """Rows ``(mode, median CPU us per call, min, max, ratio to off)``.
 
@@ -169,9 +146,6 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=2000, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    per_cast, added = disabled_overhead()
-    print(f"everything off: a fake:// cast takes {per_cast:.2f} us, of which the hook "
-          f"{added:.3f} us")
     print(f"{'mode':8} {'CPU us/call':>11} {'min':>7} {'max':>7} {'vs off':>7}")
     for mode, median, low, high, ratio in run(args.url, args.n, args.rounds):
         print(f"{mode:8} {median:11.0f} {low:7.0f} {high:7.0f} {ratio:7.2f}")
