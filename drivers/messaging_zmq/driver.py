@@ -132,6 +132,7 @@ class ZmqDriver(Driver):
         self._workers = ThreadPoolExecutor(max_workers=2,
                                            thread_name_prefix="messaging-zmq-matchmaker")
         self.directory = Directory(self.matchmaker, self.settings, self._workers)
+        self.directory.monitor = self.monitor
         self.registrar = Registrar(self.matchmaker, self.settings, self._workers)
         self.reply_to = f"zmq-{new_id()}"
         self.correlator = ReplyCorrelator(self.reply_to, state=self._trouble, listeners=lambda t:
