@@ -173,17 +173,13 @@ class Tracing:
         self._cached = (provider, tracer)
         return tracer
 
-    # -- producers -------------------------------------------------------------------------
-
-    def start_send(self, operation: str, destination: str, method: str | None,
-                   namespace: str | None, message_id: str | None, request_id: Any) -> Any:
-        """Start (not make current) the producer span of one send, child of the current span.
-
-        ``operation`` is ``call``, ``cast``, ``fanout`` or ``notify``.
-        """
+    def _describe(self, kind: str, operation: str, destination: str, method: str | None,
+                  namespace: str | None, message_id: str | None, request_id: Any,
+                  ) -> tuple[str, dict[str, Any]]:
+        """A span's name (``<operation> <destination>[.<method>]``) and its attributes."""
         attributes: dict[str, Any] = {
             "messaging.system": self.system,
-            "messaging.operation.type": "send",
+            "messaging.operation.type": kind,
             "messaging.operation.name": operation,
             "messaging.destination.name": destination,
         }
@@ -196,6 +192,18 @@ class Tracing:
         if isinstance(request_id, str) and request_id:
             attributes["openstack.request_id"] = request_id
         name = f"{operation} {destination}.{method}" if method else f"{operation} {destination}"
+        return name, attributes
+
+    # -- producers -------------------------------------------------------------------------
+
+    def start_send(self, operation: str, destination: str, method: str | None,
+                   namespace: str | None, message_id: str | None, request_id: Any) -> Any:
+        """Start (not make current) the producer span of one send, child of the current span.
+
+        ``operation`` is ``call``, ``cast``, ``fanout`` or ``notify``.
+        """
+        name, attributes = self._describe("send", operation, destination, method, namespace,
+                                          message_id, request_id)
         return self._tracer().start_span(name, kind=self._producer, attributes=attributes)
 
     def inject(self, span: Any, ctxt: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,22 +219,8 @@ class Tracing:
         """Start the consumer span of one received message, continuing the sender's trace."""
         carrier = ctxt if isinstance(ctxt, Mapping) else {}
         parent = self._propagate.extract(carrier)
-        attributes: dict[str, Any] = {
-            "messaging.system": self.system,
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.destination.name": destination,
-        }
-        if method:
-            attributes["rpc.method"] = method
-        if namespace:
-            attributes["rpc.service"] = namespace
-        if message_id:
-            attributes["messaging.message.id"] = message_id
-        request_id = carrier.get("request_id")
-        if isinstance(request_id, str) and request_id:
-            attributes["openstack.request_id"] = request_id
-        name = f"process {destination}.{method}" if method else f"process {destination}"
+        name, attributes = self._describe("process", "process", destination, method, namespace,
+                                          message_id, carrier.get("request_id"))
         return self._tracer().start_span(name, context=parent, kind=self._consumer,
                                          attributes=attributes)
 
@@ -238,14 +232,9 @@ class Tracing:
             sender = self._trace.get_current_span(parent).get_span_context()
             if sender.is_valid:
                 links.append(self._trace.Link(sender))
-        attributes: dict[str, Any] = {
-            "messaging.system": self.system,
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.destination.name": destination,
-            "messaging.batch.message_count": len(ctxts),
-        }
-        name = f"process {destination}.{method}" if method else f"process {destination}"
+        name, attributes = self._describe("process", "process", destination, method, None,
+                                          None, None)
+        attributes["messaging.batch.message_count"] = len(ctxts)
         return self._tracer().start_span(name, kind=self._consumer, links=links,
                                          attributes=attributes)
 
