@@ -57,7 +57,7 @@ from pika.adapters.select_connection import IOLoop
 from messaging.correlation import settle_future
 from messaging.exceptions import MessageDeliveryFailure
 from messaging.url import TransportHost, TransportURL
-from messaging_pika.logs import io_thread
+from messaging_pika.logs import driver_work
 
 from . import errors
 
@@ -163,7 +163,7 @@ class PikaConnection(ConnectionBase):
     # ------------------------------------------------------------------ I/O thread: loop
 
     def _run(self) -> None:
-        with io_thread():
+        with driver_work():
             self._ioloop.add_callback_threadsafe(self._serve)
             self._ioloop.start()
 
@@ -407,6 +407,10 @@ class PikaConnection(ConnectionBase):
     # ------------------------------------------------------------------ I/O thread: connecting
 
     def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        with driver_work():  # pika's records of a failed probe: the caller logs the failure
+            return self._probe_consumers(host, queue)
+
+    def _probe_consumers(self, host: TransportHost, queue: str) -> int:
         probe = pika.BlockingConnection(self._parameters(host))
         try:
             try:

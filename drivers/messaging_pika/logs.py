@@ -7,8 +7,10 @@ events themselves (once per 30 s per cause, naming it), so pika's copies
 are wanted at debug level only. :func:`quiet_attempt_records` installs a
 filter that does this; the driver calls it when it is built (importing the
 package changes nothing). The filter touches only records that pika emits
-on this driver's I/O threads (each runs inside :func:`io_thread`) and that
-are about connecting, a failed attempt, closing or a lost socket: other
+while doing this driver's work (its I/O threads, and the short probe
+connection that counts a queue's consumers, each inside :func:`driver_work`)
+and that are about connecting, a failed attempt, closing, a lost socket or
+a channel the broker closed (the driver reports or handles each): other
 code using pika in the same process, and pika's other records (a protocol
 error, a bug), keep their level.
 """
@@ -20,7 +22,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
-__all__ = ["ATTEMPT_RECORDS", "AttemptRecordsToDebug", "io_thread", "quiet_attempt_records"]
+__all__ = ["ATTEMPT_RECORDS", "AttemptRecordsToDebug", "driver_work", "quiet_attempt_records"]
 
 #: pika logger -> the messages (their format strings' beginnings) that concern connecting,
 #: failed attempts, closing and lost sockets; None: every record of that logger does.
@@ -43,32 +45,41 @@ ATTEMPT_RECORDS: dict[str, tuple[str, ...] | None] = {
         "Connection setup terminated due to", "Stack terminated due to",
         "Connection closed while authenticating", "Connection closed while tuning",
         "Probably incompatible Protocol Versions"),
+    "pika.adapters.blocking_connection": (
+        "Connection workflow", "Error in _create_connection()",
+        "Unexpected connection close detected", "User-initiated close", "Closing connection (",
+        "Created channel="),
+    "pika.channel": ("Received remote Channel.Close", "Closing channel ("),
 }
 
-#: idents of the threads running this driver's pika ioloops
-_IO_THREADS: set[int] = set()
-_INSTALL_LOCK = threading.Lock()
+#: idents of the threads doing this driver's pika work now -> how many blocks deep
+_DRIVER_THREADS: dict[int, int] = {}
+_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def io_thread() -> Iterator[None]:
-    """Mark the calling thread as one of this driver's I/O threads while the block runs."""
+def driver_work() -> Iterator[None]:
+    """Mark the calling thread as doing this driver's pika work while the block runs."""
     ident = threading.get_ident()
-    _IO_THREADS.add(ident)
+    with _LOCK:
+        _DRIVER_THREADS[ident] = _DRIVER_THREADS.get(ident, 0) + 1
     try:
         yield
     finally:
-        _IO_THREADS.discard(ident)
+        with _LOCK:
+            depth = _DRIVER_THREADS.pop(ident) - 1
+            if depth:
+                _DRIVER_THREADS[ident] = depth
 
 
 class AttemptRecordsToDebug(logging.Filter):
-    """Turn pika's attempt and lost-socket records of our I/O threads into debug records.
+    """Turn pika's attempt and lost-socket records of the driver's work into debug records.
 
     A record so turned is dropped unless its logger is enabled for debug.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno <= logging.DEBUG or record.thread not in _IO_THREADS:
+        if record.levelno <= logging.DEBUG or record.thread not in _DRIVER_THREADS:
             return True
         if record.name not in ATTEMPT_RECORDS:
             return True
@@ -85,7 +96,7 @@ _FILTER = AttemptRecordsToDebug()
 
 def quiet_attempt_records() -> None:
     """Attach the filter to pika's loggers (idempotent: at most once each)."""
-    with _INSTALL_LOCK:
+    with _LOCK:
         for name in ATTEMPT_RECORDS:
             logger = logging.getLogger(name)
             if _FILTER not in logger.filters:

@@ -4,8 +4,9 @@ The driver reports failed attempts itself (once per 30 s per cause), so
 pika's own error records about them are turned into debug records, but only
 those pika emits on the driver's I/O threads about connecting, closing or a
 lost socket. Importing the driver changes no logger; building one attaches
-the filter once. Another pika user in the same process keeps pika's records
-at their level. No broker needed: the attempts go to a closed port.
+the filter once. The same holds for the short probe connection a call about
+to time out opens to count consumers. Another pika user in the same process
+keeps pika's records at their level. No broker needed: the attempts go to a closed port.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from rabbitmq_local import free_port
 
-from messaging.exceptions import MessageDeliveryFailure
+from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
 from messaging.target import Target
 from messaging.url import TransportURL
 
@@ -61,6 +62,9 @@ def test_failed_attempts_are_reported_once_by_the_driver_and_pikas_records_are_d
     try:
         with pytest.raises(MessageDeliveryFailure, match="refused"):
             driver.cast(Target(topic="t"), {}, {"method": "m", "args": {}})
+        # a call about to time out also probes for consumers, on a connection of its own
+        with pytest.raises(MessagingTimeout, match="refused"):
+            driver.call(Target(topic="t"), {}, {"method": "m", "args": {}}, timeout=1.5)
     finally:
         driver.cleanup()
     pika_records = [r for r in caplog.records if r.name.startswith("pika")]
