@@ -204,8 +204,9 @@ class FakeListener(Listener):
                     message = self._parser(_Delivery(self.bus, queue, stored), stored.body,
                                            self._tracker)
                 except Exception as exc:  # MalformedMessage, undecodable bytes...
-                    LOG.warning("Dropping a malformed message from queue %s: %s (body %r)",
-                                queue.name, exc, stored.body[:200])
+                    LOG.warning("Dropping a malformed message (%d bytes) from queue %s: %s",
+                                len(stored.body), queue.name, exc)
+                    LOG.debug("The dropped message began %r", stored.body[:200])
                     continue
                 if self._tracker.is_duplicate(message.unique_id):
                     LOG.warning("Dropping a duplicate of message %s from queue %s",

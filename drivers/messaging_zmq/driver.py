@@ -192,6 +192,7 @@ class ZmqDriver(Driver):
             frame = parse_reply(unwrap(decode(parse_reply_frame(frames))))
         except BadFrames as exc:
             LOG.warning("Dropping a reply that is not from a messaging zmq server: %s", exc)
+            LOG.debug("The dropped reply began %r", exc.sample)
             return
         except MalformedMessage as exc:
             LOG.warning("Dropping a malformed reply: %s", exc)

@@ -231,8 +231,10 @@ class ZmqListener(Listener):
                 frame = frame[frame.index(b"\0") + 1:]
             kind, key, body = unpack(frame)
         except (BadFrames, ValueError) as exc:
-            LOG.warning("Dropping a message that is not from a messaging zmq client on %s: %s",
-                        self.what, exc)
+            LOG.warning("Dropping a %d-byte message that is not from a messaging zmq client "
+                        "on %s: %s", sum(len(f) for f in frames[routed:]), self.what, exc)
+            LOG.debug("The dropped message began %r",
+                      getattr(exc, "sample", b"") or (frames[-1][:64] if frames else b""))
             return None
         if key not in self._keys or kind not in self._kinds:
             LOG.warning("Dropping a %s message for %s on %s (it serves %s); a stale "
@@ -360,8 +362,9 @@ class ZmqListener(Listener):
                 message = ZmqNotification(ctxt, notification, self._tracker,
                                           unique_id if isinstance(unique_id, str) else None)
         except MalformedMessage as exc:
-            LOG.warning("Dropping a malformed message on %s: %s (body %r)", self.what, exc,
-                        body[:200])
+            LOG.warning("Dropping a malformed message (%d bytes) on %s: %s", len(body),
+                        self.what, exc)
+            LOG.debug("The dropped message began %r", body[:200])
             return
         if self._tracker.is_duplicate(message.unique_id):
             LOG.warning("Dropping a duplicate of message %s on %s", message.unique_id,
