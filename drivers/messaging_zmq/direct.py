@@ -41,6 +41,8 @@ LOG = logging.getLogger(__name__)
 
 #: DEALERs one thread keeps for direct calls (least recently used are closed).
 MAX_PER_THREAD = 32
+#: What a direct call polls: its socket and the driver's closing pipe (``zmq_poll`` items).
+PollItems = list[tuple[Any, int]]
 
 
 class ThreadDealers:
@@ -49,14 +51,14 @@ class ThreadDealers:
     def __init__(self) -> None:
         #: held by the owning thread while it uses the sockets, and by cleanup to close them
         self.lock = threading.Lock()
-        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], zmq.Poller]] = \
+        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], PollItems]] = \
             collections.OrderedDict()
         self.closed = False
 
     def close(self) -> None:
         """Close every socket (caller holds :attr:`lock`)."""
         self.closed = True
-        for sock, _poller in self.sockets.values():
+        for sock, _items in self.sockets.values():
             sock.close(linger=0)
         self.sockets.clear()
 
@@ -67,8 +69,8 @@ class ThreadDealers:
             entry[0].close(linger=0)
 
 
-def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Poller]]) -> None:
-    for sock, _poller in sockets.values():
+def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], PollItems]]) -> None:
+    for sock, _items in sockets.values():
         sock.close(linger=0)
     sockets.clear()
 
@@ -96,8 +98,8 @@ class ThreadSockets:
         return dealers
 
     def socket(self, dealers: ThreadDealers, ctx: zmq.Context[Any], endpoint: str,
-               ) -> tuple[zmq.Socket[bytes], zmq.Poller]:
-        """The thread's DEALER to ``endpoint`` and a poller on it and the wake-up pipe.
+               ) -> tuple[zmq.Socket[bytes], PollItems]:
+        """The thread's DEALER to ``endpoint`` and ``zmq_poll`` items for it and the wake-up pipe.
 
         The caller holds ``dealers.lock``. A new socket starts connecting; a
         send before it is connected fails with ``EAGAIN`` (``IMMEDIATE``).
@@ -107,16 +109,14 @@ class ThreadSockets:
             dealers.sockets.move_to_end(endpoint)
             return entry
         while len(dealers.sockets) >= MAX_PER_THREAD:
-            _endpoint, (old, _poller) = dealers.sockets.popitem(last=False)
+            _endpoint, (old, _items) = dealers.sockets.popitem(last=False)
             old.close(linger=0)
         sock = new_socket(ctx, zmq.DEALER, self._settings)
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.connect(endpoint)
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        poller.register(self._wake_fd, zmq.POLLIN)
-        dealers.sockets[endpoint] = (sock, poller)
-        return sock, poller
+        items: PollItems = [(sock, zmq.POLLIN), (self._wake_fd, zmq.POLLIN)]
+        dealers.sockets[endpoint] = (sock, items)
+        return sock, items
 
     def close_all(self, timeout: float) -> bool:
         """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go.

@@ -80,7 +80,7 @@ from messaging.target import Target
 from messaging.url import TransportURL
 
 from .connection import IOLoop
-from .direct import ThreadDealers, ThreadSockets
+from .direct import PollItems, ThreadDealers, ThreadSockets
 from .directory import ANY_GROUP, Directory
 from .frames import (
     CALL,
@@ -100,7 +100,6 @@ from .matchmaker import Matchmaker, MatchmakerError, load_matchmaker
 from .options import Settings, load_settings
 from .peers import Dealers, Outgoing, Publisher
 from .registry import Registrar, Registration
-from .sockets import readable
 
 __all__ = ["ZmqDriver"]
 
@@ -110,6 +109,8 @@ _MONITOR_SLICE = 0.25
 #: Seconds cleanup waits for a thread to let go of its direct sockets.
 _CLOSE_WAIT = 5.0
 _MAX_KEYS = 4096
+_NOBLOCK = int(zmq.NOBLOCK)
+zmq_poll = zmq.zmq_poll
 
 
 class ZmqDriver(Driver):
@@ -336,7 +337,7 @@ class ZmqDriver(Driver):
                 if dealers.closed or self._closed:
                     future.cancel()
                     self._check_open()
-                sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+                sock, items = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
                 try:
                     sock.send(pack(CALL, key, body), zmq.NOBLOCK)
                 except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread sends
@@ -344,7 +345,7 @@ class ZmqDriver(Driver):
                     self._queue_call(target, msg_id, key, body, deadline, method, peer)
                 else:
                     self.correlator.sent(msg_id)
-                    self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
+                    self._await_reply(sock, items, future, deadline, call_monitor_timeout)
         if future.done():
             return future.result()  # the reply, or MessagingTimeout from the correlator
         return wait_future(future, max(deadline - time.monotonic(), 0.0) + self.call_grace,
@@ -355,18 +356,26 @@ class ZmqDriver(Driver):
         if self.directory.is_down(endpoint):
             dealers.drop(endpoint)
 
-    def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
+    def _await_reply(self, sock: zmq.Socket[bytes], items: PollItems,
                      future: Future[Reply], deadline: float, monitor: float | None) -> None:
-        """Read this thread's socket until ``future`` is done (reply, deadline, cleanup)."""
+        """Read this thread's socket until ``future`` is done (reply, deadline, cleanup).
+
+        One message per wake-up: usually the reply, and ``zmq_poll`` is level-triggered,
+        so anything else waiting (a late reply of an earlier call) wakes the next turn.
+        """
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return  # the correlator's timer ends the future
             if monitor:
                 left = min(left, _MONITOR_SLICE)
-            if poller.poll(int(left * 1000) + 1):
-                while readable(sock):
-                    self._on_reply(sock.recv_multipart())
+            if zmq_poll(items, int(left * 1000) + 1):
+                try:
+                    frames = sock.recv_multipart(_NOBLOCK)
+                except zmq.Again:  # only the closing pipe fired
+                    pass
+                else:
+                    self._on_reply(frames)
             if future.done() or self._closed:
                 return
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from concurrent.futures import Future
@@ -76,6 +77,8 @@ _HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_
                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 #: Seconds cleanup waits for a poll in another thread to notice the stop.
 _POLLERS_GONE = 5.0
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 
 
 def _fd(sock: zmq.Socket[bytes]) -> int:
@@ -141,11 +144,13 @@ class ZmqListener(Listener):
         self._monitors: list[tuple[zmq.Socket[bytes], Endpoint, int]] = []
         #: (socket, its ZMQ_FD, whether it is the ROUTER) in reading order
         self._readers: list[tuple[zmq.Socket[bytes], int, bool]] = []
-        self._poller = zmq.Poller()
+        # Plain descriptors (ZMQ_FD, the wake-up pipe): the OS poll, not zmq_poll, which
+        # would touch the sockets while another thread may be using them.
+        self._poller = select.poll()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._poller.register(self._wake_r, select.POLLIN)
         self._router_fd = -1
         #: descriptors of the sockets that may have something to read (lock held)
         self._unread: set[int] = set()
@@ -177,11 +182,11 @@ class ZmqListener(Listener):
     def _watch(self, sock: zmq.Socket[bytes], endpoint: Endpoint) -> None:
         fd = _fd(sock)
         self._readers.append((sock, fd, sock.type == zmq.ROUTER))
-        self._poller.register(fd, zmq.POLLIN)
+        self._poller.register(fd, select.POLLIN)
         monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED | zmq.EVENT_DISCONNECTED)
         monitor_fd = _fd(monitor)
         self._monitors.append((monitor, endpoint, monitor_fd))
-        self._poller.register(monitor_fd, zmq.POLLIN)
+        self._poller.register(monitor_fd, select.POLLIN)
         self._unread |= {fd, monitor_fd}
         if sock.type == zmq.ROUTER:
             self._router_fd = fd
@@ -286,7 +291,8 @@ class ZmqListener(Listener):
                          self.what)
                 return
             try:
-                router.send_multipart([identity, reply(body)], zmq.NOBLOCK)
+                router.send(identity, _SNDMORE_NOBLOCK)
+                router.send(reply(body), _NOBLOCK)
             except zmq.ZMQError as exc:
                 if is_unreachable(exc):
                     LOG.info("Reply to message ID %s dropped: the caller disconnected",
@@ -306,8 +312,8 @@ class ZmqListener(Listener):
         """Up to ``max_messages`` messages, waiting up to ``timeout`` (None: until stopped)."""
         if self._stopped:
             return []
-        deadline = None if timeout is None else time.monotonic() + timeout
         limit = max(1, max_messages)
+        deadline: float | None = None
         with self._state:
             self._polling += 1
         try:
@@ -317,37 +323,47 @@ class ZmqListener(Listener):
                         return []
                     items = self._read(limit)
                     idle = not self._unread
-                out: list[IncomingMessage] = []
-                for item in items:
-                    self._parse(item, out)
-                if out:
-                    return out
+                if items:
+                    out: list[IncomingMessage] = []
+                    for item in items:
+                        self._parse(item, out)
+                    if out:
+                        return out
                 if self._stopped:
                     return []
                 if not idle:  # all dropped, and more may wait: read on at once
                     continue
-                if deadline is None:
+                if timeout is None:
                     wait_ms = None
                 else:
-                    left = deadline - time.monotonic()
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + timeout
+                    left = deadline - now
                     if left <= 0:
                         return []
                     wait_ms = int(left * 1000) + 1
-                fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
-                if self._wake_r in fired:  # someone used the ROUTER, or stop
-                    fired.discard(self._wake_r)
-                    fired.add(self._router_fd)
-                    try:
-                        while os.read(self._wake_r, 4096):
-                            pass
-                    except (BlockingIOError, OSError):
-                        pass
+                fired = self._wait(wait_ms)
                 with self._lock:
                     self._unread |= fired
         finally:
             with self._state:
                 self._polling -= 1
-                self._state.notify_all()
+                if self._cleaned:
+                    self._state.notify_all()
+
+    def _wait(self, wait_ms: int | None) -> set[int]:
+        """Sleep until a descriptor fires; the sockets that may have something to read."""
+        fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
+        if self._wake_r in fired:  # someone used the ROUTER, or stop
+            fired.discard(self._wake_r)
+            fired.add(self._router_fd)
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+        return fired
 
     def _parse(self, item: tuple[bytes | None, bytes], out: list[IncomingMessage]) -> None:
         identity, body = item
