@@ -54,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
+from messaging.addressing import notification_route, rpc_route
 from messaging.driver import Capabilities, Driver, Listener, Reply, TestingHooks, wait_future
 from messaging.envelope import build_notification, build_request, new_id, wrap
 from messaging.exceptions import (
@@ -147,16 +148,22 @@ class Amqp091Driver(Driver):
         replies.ensure_started()
         return replies
 
-    def _exchange_name(self, target: Target) -> str:
-        return target.exchange or self.default_exchange
-
     def _route(self, target: Target) -> tuple[ExchangeSpec, str]:
-        """Exchange and routing key of a request, as oslo's ``_send`` picks them."""
-        topic = target.topic or ""
+        """Exchange and routing key of a request (:func:`messaging.addressing.rpc_route`)."""
+        name, routing_key = rpc_route(target, self.default_exchange)
         if target.fanout:
-            return fanout_exchange(self.settings, topic), ""
-        exchange = control_exchange(self.settings, self._exchange_name(target))
-        return exchange, f"{topic}.{target.server}" if target.server else topic
+            return fanout_exchange(self.settings, target.topic or ""), routing_key
+        return control_exchange(self.settings, name), routing_key
+
+    def _notification_route(self, target: Target) -> tuple[ExchangeSpec, str, QueueSpec]:
+        """Exchange, routing key and queue of a notification to ``<topic>.<priority>``.
+
+        The queue is declared by the publisher too, so notifications wait for
+        their first listener (as oslo does).
+        """
+        name, routing_key = notification_route(target, self.default_exchange)
+        return (control_exchange(self.settings, name), routing_key,
+                notification_queue(self.settings, name, routing_key))
 
     def _encode(self, inner: Mapping[str, Any], envelope: bool = True,
                 ) -> tuple[bytes, dict[str, Any] | None]:
@@ -244,26 +251,27 @@ class Amqp091Driver(Driver):
         """Publish to ``<topic>.<priority>``, declaring that queue first (as oslo does)."""
         inner = build_notification(message, ctxt)
         body, headers = self._encode(inner, envelope=version == 2.0)
-        topic = target.topic or ""
-        exchange_name = self._exchange_name(target)
-        queue = notification_queue(self.settings, exchange_name, topic)
-        return self._send(Publish(control_exchange(self.settings, exchange_name), topic, body,
-                                  queue=queue, retry=retry, headers=headers))
+        exchange, routing_key, queue = self._notification_route(target)
+        return self._send(Publish(exchange, routing_key, body, queue=queue, retry=retry,
+                                  headers=headers))
 
     # ------------------------------------------------------------------ listening
 
     def listen(self, target: Target) -> Listener:
         """Consume ``T`` (shared), ``T.S`` and a private ``T_fanout_<hex>`` queue."""
-        queues = rpc_server_queues(self.settings, self._exchange_name(target),
-                                   target.topic or "", target.server or "")
+        exchange_name, _ = rpc_route(target.replace(fanout=False), self.default_exchange)
+        queues = rpc_server_queues(self.settings, exchange_name, target.topic or "",
+                                   target.server or "")
         return self._start_listener(target, queues, rpc=True, purpose="rpc-server")
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
         """Consume ``<topic>.<priority>`` for each pair, or one ``pool`` queue bound to all."""
-        queues = [notification_queue(self.settings, self._exchange_name(target),
-                                     f"{target.topic}.{priority}", pool)
-                  for target, priority in targets_and_priorities]
+        queues = []
+        for target, priority in targets_and_priorities:
+            name, routing_key = notification_route(
+                target.replace(topic=f"{target.topic}.{priority}"), self.default_exchange)
+            queues.append(notification_queue(self.settings, name, routing_key, pool))
         first = targets_and_priorities[0][0] if targets_and_priorities else Target()
         return self._start_listener(first, merge_bindings(queues), rpc=False,
                                     purpose="notification-listener")
@@ -356,12 +364,8 @@ class _AmqpTestingHooks(TestingHooks):
 
     def publish_raw_notification(self, target: Target, body: bytes) -> None:
         """Publish ``body`` verbatim to ``<topic>.<priority>``, declaring its queue (as notify)."""
-        driver = self._driver
-        topic = target.topic or ""
-        exchange_name = driver._exchange_name(target)
-        queue = notification_queue(driver.settings, exchange_name, topic)
-        self._publish(Publish(control_exchange(driver.settings, exchange_name), topic,
-                              bytes(body), queue=queue, retry=3))
+        exchange, routing_key, queue = self._driver._notification_route(target)
+        self._publish(Publish(exchange, routing_key, bytes(body), queue=queue, retry=3))
 
     def unreachable_url(self) -> str:
         """This driver's URL with its hosts replaced by a closed loopback port; short bounds.

@@ -17,6 +17,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from messaging import addressing
+
 from .options import Settings
 
 __all__ = [
@@ -115,7 +117,8 @@ def control_exchange(s: Settings, name: str) -> ExchangeSpec:
 
 def fanout_exchange(s: Settings, topic: str) -> ExchangeSpec:
     """``<topic>_fanout``: auto-deleted when its last queue goes."""
-    return ExchangeSpec(f"{topic}_fanout", "fanout", s.rabbit_transient_quorum_queue, True)
+    return ExchangeSpec(addressing.fanout_exchange(topic), "fanout",
+                        s.rabbit_transient_quorum_queue, True)
 
 
 def _topic_queue(s: Settings, exchange: ExchangeSpec, routing_key: str,
@@ -133,8 +136,8 @@ def rpc_server_queues(s: Settings, exchange_name: str, topic: str, server: str,
     transient = s.rabbit_transient_quorum_queue
     return [
         _topic_queue(s, exchange, topic),
-        _topic_queue(s, exchange, f"{topic}.{server}"),
-        QueueSpec(f"{topic}_fanout_{uuid.uuid4().hex}", transient, False,
+        _topic_queue(s, exchange, addressing.server_key(topic, server)),
+        QueueSpec(f"{fanout.name}_{uuid.uuid4().hex}", transient, False,
                   _queue_arguments(s, ttl=s.rabbit_transient_queues_ttl, quorum=transient),
                   (Binding(fanout, topic),), _consumer_arguments(s), owned=True),
     ]
