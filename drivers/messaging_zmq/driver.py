@@ -100,6 +100,7 @@ from .matchmaker import Matchmaker, MatchmakerError, load_matchmaker
 from .options import Settings, load_settings
 from .peers import Dealers, Outgoing, Publisher
 from .registry import Registrar, Registration
+from .sockets import recv_frames
 
 __all__ = ["ZmqDriver"]
 
@@ -371,7 +372,7 @@ class ZmqDriver(Driver):
                 left = min(left, _MONITOR_SLICE)
             if zmq_poll(items, int(left * 1000) + 1):
                 try:
-                    frames = sock.recv_multipart(_NOBLOCK)
+                    frames = recv_frames(sock)
                 except zmq.Again:  # only the closing pipe fired
                     pass
                 else:

@@ -65,7 +65,7 @@ from .frames import (
     unpack,
 )
 from .registry import Registration
-from .sockets import Endpoint, bind_random, new_socket, readable
+from .sockets import Endpoint, bind_random, new_socket, readable, recv_frames
 
 if TYPE_CHECKING:
     from .driver import ZmqDriver
@@ -154,6 +154,8 @@ class ZmqListener(Listener):
         self._router_fd = -1
         #: descriptors of the sockets that may have something to read (lock held)
         self._unread: set[int] = set()
+        #: of those, the ones whose descriptor fired: most likely a message (lock held)
+        self._fired: set[int] = set()
         self.router_endpoint: Endpoint | None = None
         self.sub_endpoint: Endpoint | None = None
         self.registration: Registration | None = None
@@ -200,7 +202,7 @@ class ZmqListener(Listener):
         arrives, so the others need no look. Caller holds the lock.
         """
         got: list[tuple[bytes | None, bytes]] = []
-        unread = self._unread
+        unread, fired = self._unread, self._fired
         for monitor, endpoint, fd in self._monitors:
             if fd in unread:
                 while readable(monitor):
@@ -209,13 +211,23 @@ class ZmqListener(Listener):
         for sock, fd, routed in self._readers:
             if fd not in unread:
                 continue
+            # A socket whose descriptor fired is read at once (no ZMQ_EVENTS first: it
+            # nearly always holds a message); after that, ask before each read.
+            ask = fd not in fired
             while len(got) < limit:
-                if not readable(sock):
+                if ask and not readable(sock):
                     unread.discard(fd)
                     break
-                item = self._accept(sock.recv_multipart(), routed)
+                ask = True
+                try:
+                    frames = recv_frames(sock)
+                except zmq.Again:
+                    unread.discard(fd)
+                    break
+                item = self._accept(frames, routed)
                 if item is not None:
                     got.append(item)
+        fired.clear()
         return got
 
     def _on_monitor(self, event: Any, endpoint: Endpoint) -> None:
@@ -346,6 +358,7 @@ class ZmqListener(Listener):
                 fired = self._wait(wait_ms)
                 with self._lock:
                     self._unread |= fired
+                    self._fired |= fired
         finally:
             with self._state:
                 self._polling -= 1

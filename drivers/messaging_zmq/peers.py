@@ -40,7 +40,7 @@ from .connection import IOLoop, Timer
 from .directory import Directory
 from .errors import describe, is_again
 from .options import Settings
-from .sockets import PEER_GONE_EVENTS, new_socket
+from .sockets import PEER_GONE_EVENTS, new_socket, recv_frames
 
 __all__ = ["Dealers", "Outgoing", "Publisher"]
 
@@ -185,7 +185,7 @@ class Dealers:
         sock = dealer.sock
         for _ in range(_READ_BATCH):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = recv_frames(sock)
             except zmq.Again:
                 return
             self._on_reply(frames)
