@@ -143,7 +143,7 @@ class ZmqDriver(Driver):
         self._listeners: set[ZmqListener] = set()
         self._closing_r, self._closing_w = os.pipe()
         self._direct = ThreadSockets(self.settings, self._closing_r)
-        self._keys: dict[Target, str] = {}
+        self._keys: dict[tuple[str | None, str | None, str | None], str] = {}
         self._hooks = _ZmqTestingHooks(self)
 
     # -- sockets and threads ----------------------------------------------------------
@@ -202,11 +202,16 @@ class ZmqDriver(Driver):
         self.correlator.deliver(frame)
 
     def _rpc_key(self, target: Target) -> str:
-        key = self._keys.get(target)
+        """The matchmaker key of ``target``, cached by the fields it is made of.
+
+        (Targets hash by identity, and every send hands the driver a fresh copy.)
+        """
+        fields = (target.exchange, target.topic, target.server)
+        key = self._keys.get(fields)
         if key is None:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.clear()
-            key = self._keys[target] = rpc_key(target, self.default_exchange)
+            key = self._keys[fields] = rpc_key(target, self.default_exchange)
         return key
 
     # -- sending through the I/O thread -----------------------------------------------
