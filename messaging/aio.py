@@ -38,7 +38,9 @@ class _Waker:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        # Weak: the waker is the value of a WeakKeyDictionary keyed by this loop, and a
+        # strong reference would keep every loop the process ever ran alive.
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
         self._pending: list[asyncio.Future[None]] = []
 
@@ -48,9 +50,12 @@ class _Waker:
             self._pending.append(waiter)
             if len(self._pending) > 1:
                 return  # a drain is already scheduled
+        loop = self._loop()
         try:
-            self._loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            if loop is None:
+                raise RuntimeError("the loop is gone")
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed (or gone): nobody is waiting any more
             with self._lock:
                 self._pending.clear()
 
@@ -79,13 +84,16 @@ def _complete(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def await_future(future: Future[T], timeout: float | None, overdue: str) -> T:
+async def await_future(future: Future[T], timeout: float | None, overdue: str, *,
+                       cancel: bool = True) -> T:
     """Wait for ``future`` on the running loop; its result, or its exception raised.
 
     ``timeout`` (seconds, None: none) guards against a driver whose future
     never ends although it should: past it the future is cancelled and
     ``MessagingTimeout(overdue)`` raised, as :func:`messaging.driver.wait_future`
-    does for synchronous callers.
+    does for synchronous callers. If the awaiting task is cancelled, so is
+    the future, unless ``cancel`` is False (a send that must go out anyway:
+    the task only stops waiting for it).
     """
     if not future.done():
         loop = asyncio.get_running_loop()
@@ -96,7 +104,8 @@ async def await_future(future: Future[T], timeout: float | None, overdue: str) -
         try:
             await woken
         except asyncio.CancelledError:
-            future.cancel()
+            if cancel:
+                future.cancel()
             raise
         finally:
             if timer is not None:

@@ -20,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .first_use import first_use_setup
+
 __all__ = ["Deadlines", "TimerHandle", "schedule"]
 
 LOG = logging.getLogger(__name__)
@@ -81,12 +83,17 @@ class Deadlines:
         return self.at(time.monotonic() + delay, callback)
 
     def _ensure_thread(self) -> None:
+        """Start the timer thread if it is not running (once per process)."""
         pid = os.getpid()
         if self._thread is not None and self._pid == pid and self._thread.is_alive():
             return
         if self._pid != pid:  # a forked child inherits the heap but not the thread
             self._heap.clear()
         self._pid = pid
+        self._start_thread()
+
+    @first_use_setup
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .exceptions import ExecutorLoadFailure
+from .first_use import first_use_setup
 from .steps import is_async_callable
 
 __all__ = ["EXECUTOR_NAMESPACE", "AsyncioExecutor", "BlockingExecutor", "ThreadingExecutor",
@@ -226,6 +227,7 @@ class StartedThreadPool:
             pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+@first_use_setup
 def start_threads(pool: concurrent.futures.ThreadPoolExecutor, count: int) -> None:
     """Make ``pool`` start ``count`` threads now: each task holds its thread until all started."""
     started = threading.Barrier(count + 1)

@@ -9,9 +9,10 @@ With ``executor='asyncio'`` the dispatcher's steps (:mod:`messaging.steps`)
 run as coroutines: ``async def`` endpoints on an event loop, sync endpoints
 and driver calls on the executor's thread pool. Started from async code
 (``async with server:``, ``await server.astart()``, or ``start()`` inside a
-coroutine) the server uses the running loop; started from sync code it owns
-a loop in its own thread. The polling thread never runs on the loop: it
-hands each message over with ``run_coroutine_threadsafe``.
+coroutine, which subscribes in a worker thread) the server uses the running
+loop; started from sync code it owns a loop in its own thread. The polling
+thread never runs on the loop: it hands each message over with
+``run_coroutine_threadsafe``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,13 @@ class MessageHandlingServer:
         self._executor: concurrent.futures.Executor | None = None
         self._thread: threading.Thread | None = None
         self._slots: threading.BoundedSemaphore | None = None
+        # Starts made from an event loop run in a worker thread; a stop meanwhile waits for them.
+        self._pending_lock = threading.Lock()
+        self._pending_starts = 0
+        self._stop_pending = False
+        self._starts_settled = threading.Event()
+        self._starts_settled.set()
+        self._start_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -137,29 +145,89 @@ class MessageHandlingServer:
         """Subscribe on the transport (RPC servers listen on their own target)."""
         return self.dispatcher.listen(self.transport)
 
-    def start(self, override_pool_size: int | None = None) -> None:
+    def start(self, override_pool_size: int | None = None) -> asyncio.Task[None] | None:
         """Subscribe and start serving in a background thread; returns promptly.
 
         While the bus is unreachable the server keeps connecting in the
         background (see :attr:`consuming`). A second call while running does
         nothing. Raises :class:`ServerListenError` if the bus refused the
-        subscription. With ``executor='asyncio'``, endpoints run on the
-        running loop if called from a coroutine, else on a loop the server
-        owns.
+        subscription.
+
+        Called inside a coroutine, it does not block the event loop:
+        subscribing talks to the bus, so it runs in a worker thread, and
+        ``start()`` returns at once a task that completes when the server
+        is serving (``await`` it to get the ``ServerListenError``; a
+        failure is logged either way). ``await server.astart()`` says the
+        same more plainly. With ``executor='asyncio'`` endpoints run on that
+        running loop; started from sync code, on a loop the server owns.
         """
         try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        self._start(override_pool_size, loop)
+            self._start(override_pool_size, None)
+            return None
+        task = asyncio.ensure_future(self._start_off_loop(override_pool_size,
+                                                          self._begin_pending()))
+        self._start_tasks.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._started_from_loop)
+        return task
+
+    def _started_from_loop(self, task: asyncio.Task[None]) -> None:
+        self._start_tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            LOG.error("Server for %s could not start: %s", self.dispatcher.target, error)
 
     async def astart(self, override_pool_size: int | None = None) -> None:
         """:meth:`start` from async code: endpoints run on the running loop.
 
-        Subscribing talks to the bus, so it runs in a worker thread, never on the loop.
+        Subscribing talks to the bus, so it runs in a worker thread, never on
+        the loop. A ``stop()`` or ``astop()`` made before it finished takes
+        effect once it has.
         """
+        await self._start_off_loop(override_pool_size, self._begin_pending())
+
+    def _begin_pending(self) -> list[str]:
+        """Count a start from a loop as under way (before it yields, so a stop sees it)."""
+        with self._pending_lock:
+            self._pending_starts += 1
+            self._starts_settled.clear()
+        return ["queued"]
+
+    async def _start_off_loop(self, override_pool_size: int | None, state: list[str]) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._start, override_pool_size, loop)
+        try:
+            await asyncio.to_thread(self._start_pending, override_pool_size, loop, state)
+        finally:
+            with self._pending_lock:
+                abandoned = state[0] == "queued"  # cancelled before the worker took it
+                state[0] = "abandoned"
+            if abandoned:
+                self._settle_pending()
+
+    def _start_pending(self, override_pool_size: int | None,
+                       loop: asyncio.AbstractEventLoop, state: list[str]) -> None:
+        """Run a start made from a loop, then any stop that was asked for meanwhile."""
+        with self._pending_lock:
+            if state[0] != "queued":
+                return
+            state[0] = "running"
+        try:
+            self._start(override_pool_size, loop)
+        finally:
+            self._settle_pending()
+
+    def _settle_pending(self) -> None:
+        """One start from a loop is over: once none is left, make the stop asked meanwhile."""
+        with self._pending_lock:
+            self._pending_starts -= 1
+            stop = not self._pending_starts and self._stop_pending
+            if stop:
+                self._stop_pending = False
+        if stop:
+            self.stop()
+        with self._pending_lock:
+            if not self._pending_starts:
+                self._starts_settled.set()
 
     async def astop(self) -> None:
         """Stop taking messages and wait for those in flight (:meth:`stop` and :meth:`wait`).
@@ -208,6 +276,10 @@ class MessageHandlingServer:
 
     def stop(self) -> None:
         """Stop taking new messages; returns at once. Safe before ``start``."""
+        with self._pending_lock:
+            if self._pending_starts:  # a start from a loop is under way: stop after it
+                self._stop_pending = True
+                return
         with self._lock:
             if not self._running:
                 return
@@ -229,6 +301,9 @@ class MessageHandlingServer:
             raise RuntimeError("wait() would block the event loop that runs this server's "
                                "endpoints; use 'await server.astop()'")
         deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._starts_settled.wait(timeout):
+            from .exceptions import TaskTimeout
+            raise TaskTimeout("server was still starting at the end of the wait timeout")
         while not self._stop_requested.wait(0.5 if deadline is None
                                             else max(0.0, min(0.5, deadline - time.monotonic()))):
             if not self._running and self._thread is None:

@@ -64,6 +64,7 @@ from messaging.exceptions import (
     MessagingTimeout,
     ServerListenError,
 )
+from messaging.first_use import first_use_setup
 from messaging.target import Target
 from messaging.url import TransportHost, TransportURL
 
@@ -129,10 +130,15 @@ class Amqp091Driver(Driver):
                 if self._closed:
                     raise MessageDeliveryFailure("the transport was cleaned up")
                 if self._client is None:
-                    self._client = self.connection_factory(self.settings, self.url,
-                                                           purpose="client")
-                    self._client.start()
+                    self._client = self._make_client()
                 client = self._client
+        return client
+
+    @first_use_setup
+    def _make_client(self) -> Connection:
+        """The transport's sending connection, with its I/O thread started (on first use)."""
+        client = self.connection_factory(self.settings, self.url, purpose="client")
+        client.start()
         return client
 
     def _reply_queue(self) -> ReplyQueue:

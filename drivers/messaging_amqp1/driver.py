@@ -46,6 +46,7 @@ from messaging.exceptions import (
     NotSupported,
     ServerListenError,
 )
+from messaging.first_use import first_use_setup
 from messaging.target import Target
 from messaging.url import TransportURL
 
@@ -101,8 +102,13 @@ class AmqpDriver(Driver):
             if self._closed:
                 raise MessageDeliveryFailure("the transport was cleaned up")
             if self._loop is None:
-                self._loop = IOLoop(f"amqp1-io-{self._container_id[-12:]}", self._container_id)
+                self._loop = self._start_io_loop()
             return self._loop
+
+    @first_use_setup
+    def _start_io_loop(self) -> IOLoop:
+        """The transport's I/O thread (started on first use, from any thread)."""
+        return IOLoop(f"amqp1-io-{self._container_id[-12:]}", self._container_id)
 
     def _connection(self, purpose: str) -> AmqpConnection:
         return AmqpConnection(self._io(), self.settings, self.url, purpose=purpose,

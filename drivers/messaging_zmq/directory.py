@@ -83,6 +83,14 @@ class Directory:
         self.last_error = None
         return peers
 
+    def answers(self, key: str, group: str | None = ANY_GROUP) -> bool:
+        """True if :meth:`choose` (or :meth:`peers`) can answer from the cache, without a lookup."""
+        cached = self._cache.get(key)
+        if cached is None or cached[0] <= time.monotonic():
+            return False
+        return any(not self.is_down(p.endpoint) for p in cached[1]
+                   if group == ANY_GROUP or p.group == group)
+
     def forget(self, key: str) -> None:
         """Drop the cached answer for ``key`` (a local listener came or went)."""
         self._cache.pop(key, None)

@@ -43,7 +43,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, ClassVar
@@ -76,6 +76,7 @@ from messaging.exceptions import (
     MessageDeliveryFailure,
     ServerListenError,
 )
+from messaging.first_use import first_use_setup
 from messaging.target import Target
 from messaging.url import TransportURL
 
@@ -173,16 +174,51 @@ class ZmqDriver(Driver):
             with self._lock:
                 self._check_open()
                 if self._loop is None:
-                    new = IOLoop(f"messaging-zmq-io-{self.reply_to[4:12]}")
-                    self._dealers = Dealers(new, ctx, self.settings, self.directory,
-                                            self._on_reply, self._reroute)
-                    self._publisher = Publisher(new, ctx, self.settings)
-                    new.on_stop(self._dealers.close)
-                    new.on_stop(self._publisher.close)
-                    new.start()
-                    self._loop = new
+                    self._loop = self._start_io_loop(ctx)
                 loop = self._loop
         return loop
+
+    @first_use_setup
+    def _start_io_loop(self, ctx: zmq.Context[Any]) -> IOLoop:
+        new = IOLoop(f"messaging-zmq-io-{self.reply_to[4:12]}")
+        self._dealers = Dealers(new, ctx, self.settings, self.directory,
+                                self._on_reply, self._reroute)
+        self._publisher = Publisher(new, ctx, self.settings)
+        new.on_stop(self._dealers.close)
+        new.on_stop(self._publisher.close)
+        new.start()
+        return new
+
+    def _lookup_waits(self, key: str, group: str | None = ANY_GROUP) -> bool:
+        """True if sending to ``key`` now would ask a networked matchmaker, which may wait.
+
+        The future verbs then hand the send to a worker thread: their caller
+        may be an event loop, which must never wait on the network.
+        """
+        return self.matchmaker.networked and not self.directory.answers(key, group)
+
+    def _on_worker(self, fn: Callable[[], None], failed: Future[Any], what: str) -> None:
+        """Run ``fn`` on a worker thread; if the pool is shut, fail ``failed``."""
+        try:
+            self._workers.submit(fn)
+        except RuntimeError:
+            settle_future(failed, exc=MessageDeliveryFailure(
+                f"Could not send {what}: the transport was cleaned up"))
+
+    def _from_worker(self, submit: Callable[[], Future[None]], what: str) -> Future[None]:
+        """``submit()`` run on a worker thread; the returned future gets its outcome."""
+        outer: Future[None] = Future()
+
+        def run() -> None:
+            try:
+                inner = submit()
+            except Exception as exc:
+                settle_future(outer, exc=exc)
+                return
+            inner.add_done_callback(partial(_forward, outer, what))
+
+        self._on_worker(run, outer, what)
+        return outer
 
     def _trouble(self) -> str | None:
         error = self.directory.last_error
@@ -303,8 +339,13 @@ class ZmqDriver(Driver):
         future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
                                           target=target, method=message.get("method"))
         if not future.done():
-            self._queue_call(target, msg_id, self._rpc_key(target), body,
-                             time.monotonic() + max(timeout, 0.0), message.get("method"))
+            key = self._rpc_key(target)
+            queue = partial(self._queue_call, target, msg_id, key, body,
+                            time.monotonic() + max(timeout, 0.0), message.get("method"))
+            if self._lookup_waits(key):  # a cleaned-up pool: the correlator ends the call
+                self._on_worker(queue, Future(), "a call")
+            else:
+                queue()
         return future
 
     def call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
@@ -440,12 +481,20 @@ class ZmqDriver(Driver):
                        time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
                        message.get("method"), target)
         self._expire_at_deadline(out)
-        self._dispatch(out, wait=retry != 0)
+        if self._lookup_waits(key):
+            self._on_worker(partial(self._dispatch, out, wait=retry != 0), sent, out.what)
+        else:
+            self._dispatch(out, wait=retry != 0)
         return sent
 
     def _fanout(self, target: Target, body: bytes, method: Any) -> Future[None]:
         key = fanout_key(target.topic or "")
         what = f"the fanout cast of {method!r} to {target}"
+        if self._lookup_waits(key):
+            return self._from_worker(partial(self._fanout_now, key, target, body, what), what)
+        return self._fanout_now(key, target, body, what)
+
+    def _fanout_now(self, key: str, target: Target, body: bytes, what: str) -> Future[None]:
         sent: Future[None] = Future()
         try:
             peers = self.directory.peers(key)
@@ -475,6 +524,10 @@ class ZmqDriver(Driver):
         """
         self._check_open()
         body = self._body(build_notification(message, ctxt), envelope=version >= 2.0)
+        key = notify_key(target, self.default_exchange)
+        if self._lookup_waits(key):
+            return self._from_worker(partial(self._notify_raw, target, body),
+                                     f"the notification to {target.topic}")
         return self._notify_raw(target, body)
 
     def _notify_raw(self, target: Target, body: bytes) -> Future[None]:
@@ -652,3 +705,11 @@ class _ZmqTestingHooks(TestingHooks):
     def publish_raw_notification(self, target: Target, body: bytes) -> None:
         """Send ``body`` verbatim to the listeners of ``target.topic``."""
         self._driver._notify_raw(target, bytes(body)).result()
+
+
+def _forward(outer: Future[None], what: str, inner: Future[None]) -> None:
+    """Give ``outer`` the outcome of the send ``inner``."""
+    if inner.cancelled():
+        settle_future(outer, exc=MessageDeliveryFailure(f"Could not send {what}: cancelled"))
+    else:
+        settle_future(outer, exc=inner.exception())

@@ -24,14 +24,17 @@ class AsyncNotifier(_NotifierBase):
     """Sends notifications from async code; the parameters are :class:`Notifier` 's.
 
     Each priority method returns once every driver has sent the notification
-    (confirmed by the bus, for drivers that confirm).
+    (confirmed by the bus, for drivers that confirm). Cancelling the awaiting
+    task stops the waiting, not the notification: it is sent all the same.
     """
 
     async def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
         built = self._build(ctxt, event_type, payload, priority)
         if built is not None:
             sent = submit_each(self._drivers.items(), *built, priority, self.retry)
-            await await_future(sent, None, f"notification {event_type!r} ({priority})")
+            # cancel=False: cancelling the caller stops the waiting, not the sending
+            await await_future(sent, None, f"notification {event_type!r} ({priority})",
+                               cancel=False)
 
     async def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
         """Send ``payload`` at AUDIT priority."""

@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..exceptions import MessagingException
+from ..executors import StartedThreadPool
 from ..target import Target
 
 if TYPE_CHECKING:
@@ -379,15 +380,11 @@ def _when_all(futures: list[Future[None]]) -> Future[None]:
     return combined
 
 
-_pool_lock = threading.Lock()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
+#: The threads that run blocking notifier drivers for :meth:`NotifierDriver.submit_notify`,
+#: all started at once on first use (so an event loop waits for that once, not per send).
+_pool = StartedThreadPool(8, "messaging-notify")
 
 
 def _blocking_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads that run blocking notifier drivers for :meth:`NotifierDriver.submit_notify`."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=8, thread_name_prefix="messaging-notify")
-        return _pool
+    """The pool behind :meth:`NotifierDriver.submit_notify` for drivers without a future form."""
+    return _pool.get()

@@ -11,6 +11,10 @@ call: the driver forgets it and a late reply is ignored.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..aio import await_future
@@ -21,6 +25,15 @@ if TYPE_CHECKING:
     from ..transport import Transport
 
 __all__ = ["AsyncRPCClient", "get_async_rpc_client"]
+
+LOG = logging.getLogger(__name__)
+
+
+def _log_failed_cast(what: str, future: Future[None]) -> None:
+    """Log a cast whose caller stopped waiting for it and that then failed to be sent."""
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        LOG.error("The %s, no longer awaited, was not sent: %s", what, error)
 
 
 class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
@@ -34,12 +47,19 @@ class _AsyncCallContext(_BaseCallContext["_AsyncCallContext"]):
 
         With ``fanout`` every server of the topic gets it. Many casts may be
         in flight at once (``asyncio.gather``): their confirmations are
-        awaited together.
+        awaited together. Cancelling the awaiting task stops the waiting,
+        not the cast: once handed to the transport it is sent, on every
+        driver, and a failure to send it is logged.
         """
         wire_ctxt, msg = self._message(ctxt, method, kwargs)
         future = self.transport.submit_cast(self.target, wire_ctxt, msg, retry=self.retry,
                                             mandatory=self._at_least_once)
-        await await_future(future, None, f"cast of {method!r} to {self.target}")
+        what = f"cast of {method!r} to {self.target}"
+        try:
+            await await_future(future, None, what, cancel=False)
+        except asyncio.CancelledError:
+            future.add_done_callback(functools.partial(_log_failed_cast, what))
+            raise
 
     async def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Run ``method(**kwargs)`` on one server and return its result.

@@ -154,7 +154,8 @@ class RPCDispatcher(Dispatcher):
         if not (yield Step(_acknowledge, message)):
             return
         wants_reply = isinstance(message, RpcIncomingMessage) and message.wants_reply
-        monitor = _Heartbeat(message) if wants_reply and getattr(
+        # A step, so that the asyncio executor starts its thread off the loop.
+        monitor = (yield Step(_Heartbeat, message)) if wants_reply and getattr(
             message, "client_timeout", None) else None
         try:
             reply = Reply(result=(yield from self._result_steps(message)))

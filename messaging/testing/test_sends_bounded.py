@@ -1,5 +1,8 @@
 """Kit: with the bus unreachable every verb ends in bounded time, with the documented error.
 
+The sends are checked through the transport and through the async API
+(``await client.call/cast``, ``AsyncNotifier``), as an application sees them.
+
 Runs for drivers that declare ``capabilities.brokered`` and offer
 ``testing.unreachable_url()`` (a URL of the same driver whose bus cannot be
 reached, with short send bounds).
@@ -7,6 +10,8 @@ reached, with short send bounds).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Iterator
 
@@ -91,3 +96,33 @@ def test_listeners_return_promptly_and_clean_up(unreachable, topic):
             assert listener.poll(timeout=0.2) == []
         finally:
             listener.cleanup()
+
+
+# -- the same through the async API: what an awaiting application sees --------------------
+
+def test_awaited_call_times_out_within_its_timeout(unreachable, topic):
+    client = messaging.get_async_rpc_client(unreachable, Target(topic=topic), timeout=1.5)
+
+    def call() -> None:
+        with pytest.raises(messaging.MessagingTimeout):
+            asyncio.run(client.call({}, "m"))
+    assert _timed(call) < 1.5 + SLACK
+
+
+@pytest.mark.parametrize("retry", [None, 0])
+def test_awaited_cast_fails_with_delivery_failure(unreachable, topic, retry):
+    client = messaging.get_async_rpc_client(unreachable, Target(topic=topic), retry=retry)
+
+    def cast() -> None:
+        with pytest.raises(messaging.MessageDeliveryFailure):
+            asyncio.run(client.cast({}, "m"))
+    assert _timed(cast) < 30 + SLACK
+
+
+def test_async_notifier_returns_without_raising(unreachable, topic, caplog):
+    notifier = messaging.AsyncNotifier(unreachable, "kit.down", driver="messagingv2",
+                                       topics=[topic])
+    with caplog.at_level(logging.WARNING):
+        assert _timed(lambda: asyncio.run(notifier.info({}, "kit.down", {}))) < 30 + SLACK
+    assert any("kit.down" in r.getMessage() for r in caplog.records), \
+        "the dropped notification was not logged"

@@ -140,6 +140,19 @@ def test_cancelling_the_awaiting_task_cancels_the_future():
     asyncio.run(scenario())
 
 
+def test_a_send_awaited_with_cancel_false_goes_on_when_the_task_is_cancelled():
+    async def scenario():
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        task = asyncio.ensure_future(await_future(future, None, "x", cancel=False))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not future.cancelled()
+        future.set_result(1)  # the driver completes it later: nobody is woken, nothing fails
+    asyncio.run(scenario())
+
+
 def test_exported_from_the_package():
     assert {"AsyncRPCClient", "get_async_rpc_client", "AsyncNotifier"} <= set(messaging.__all__)
 

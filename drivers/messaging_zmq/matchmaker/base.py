@@ -14,7 +14,7 @@ never see each other's servers.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from messaging.exceptions import InvalidTransportURL, MessagingException
 from messaging.url import TransportURL
@@ -41,6 +41,10 @@ class Matchmaker(abc.ABC):
     :class:`MatchmakerError` when the store cannot be used, within
     ``settings.zmq_matchmaker_timeout`` for a networked store.
     """
+
+    #: True if an operation talks to a server over the network (and so may wait on it):
+    #: the driver's future verbs then never look up on the caller's thread.
+    networked: ClassVar[bool] = False
 
     def __init__(self, url: TransportURL, settings: Settings) -> None:
         self.url = url

@@ -16,7 +16,7 @@ on their own schedule); Redis errors become :class:`MatchmakerError`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 import redis.exceptions
@@ -81,6 +81,8 @@ def unreachable(host: str = "127.0.0.1", port: int = DEFAULT_PORT,
 
 class RedisMatchmaker(Matchmaker):
     """Entries in one Redis server, as sorted sets scored by expiry time."""
+
+    networked: ClassVar[bool] = True
 
     def __init__(self, url: TransportURL, settings: Settings) -> None:
         super().__init__(url, settings)
