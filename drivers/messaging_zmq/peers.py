@@ -125,6 +125,12 @@ class Dealers:
         self._dealers: dict[str, _Dealer] = {}
         self._sweeper: Timer | None = None
 
+    def probe(self, endpoint: str) -> None:
+        """Open the monitored DEALER to ``endpoint`` if there is none: its monitor tells the
+        directory whether the server is reachable (for a thread sending on its own socket)."""
+        if endpoint not in self._dealers:
+            self._open(endpoint)
+
     def send(self, endpoint: str, out: Outgoing) -> None:
         """Send ``out`` to ``endpoint`` now, or once connected, or hand it back if unreachable."""
         if out.sent.done():
