@@ -69,6 +69,7 @@ __all__ = [
     "wait_future",
 ]
 
+#: A delivery guarantee: a message is handled at most once, or at least once.
 Delivery = Literal["at-most-once", "at-least-once"]
 T = TypeVar("T")
 
