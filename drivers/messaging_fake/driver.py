@@ -56,7 +56,12 @@ from messaging.exceptions import (
     MessageDeliveryFailure,
     MessageUndeliverable,
 )
-from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
+from messaging.incoming import (
+    NotificationMessage,
+    RequestMessage,
+    TrackedMessage,
+    give_back_unsettled,
+)
 from messaging.settlement import DeliveryTracker
 from messaging.target import Target
 from messaging.url import TransportURL
@@ -229,11 +234,7 @@ class FakeListener(Listener):
             if self._closed:
                 return
             self._closed = True
-        unsettled = self._tracker.take_unsettled()
-        for message in unsettled:
-            message._settle(requeue=True)
-        if unsettled:
-            LOG.debug("Gave back %d unsettled message(s) at listener cleanup", len(unsettled))
+        give_back_unsettled(self._tracker)
         self._consumer.close()
         for name in self._owned_queues:
             self.bus.delete_queue(name)
