@@ -14,9 +14,10 @@ docstring). ::
     ```{messaging-capabilities}
     ```
 
-renders every installed driver side by side, one column per driver class.
-A capability field without a ``:param`` in the docstring fails the build,
-so a new capability is documented where it is declared.
+renders every installed driver side by side, one column per driver class
+(``:fields: rpc_delivery requeue`` keeps only those rows). A capability
+field without a ``:param`` in the docstring fails the build, so a new
+capability is documented where it is declared.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import re
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
+from docutils.parsers.rst import directives
+from rst_block import render
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.ext.autodoc.mock import mock
@@ -79,11 +81,7 @@ def _drivers(app: Sphinx) -> list[tuple[list[str], Any, Any]]:
 
 class _RstDirective(SphinxDirective):
     def _render(self, lines: list[str]) -> list[nodes.Node]:
-        container = nodes.section()
-        container.document = self.state.document
-        self.state.nested_parse(StringList(lines, source=self.name), self.content_offset,
-                                container)
-        return list(container.children)
+        return render(self, lines)
 
 
 class DriverDirective(_RstDirective):
@@ -124,16 +122,24 @@ class CapabilitiesDirective(_RstDirective):
     """Every installed driver's capabilities, side by side."""
 
     has_content = False
+    option_spec = {"fields": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         from messaging.driver import Capabilities
 
+        fields = dataclasses.fields(Capabilities)
+        if "fields" in self.options:
+            wanted = self.options["fields"].split()
+            unknown = set(wanted) - {f.name for f in fields}
+            if unknown:
+                raise self.error(f"no capability {', '.join(sorted(unknown))}")
+            fields = tuple(f for name in wanted for f in fields if f.name == name)
         drivers = _drivers(self.env.app)
         lines = [".. list-table::", "   :header-rows: 1", "",
                  "   * - capability"]
         lines += ["     - " + " ".join(f"``{s}``" for s in schemes)
                   for schemes, _, _ in drivers]
-        for field in dataclasses.fields(Capabilities):
+        for field in fields:
             lines.append(f"   * - ``{field.name}``")
             lines += [f"     - {_shown(getattr(cls.capabilities, field.name))}"
                       for _, _, cls in drivers]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
+from rst_block import render
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -71,11 +71,7 @@ class OptionsDirective(SphinxDirective):
                 lines += [f"   * - ``{o.name}``", f"     - {o.type.__name__}",
                           f"     - {_cell(_default(o))}", f"     - {_cell(help_text)}"]
             lines.append("")
-        container = nodes.section()
-        container.document = self.state.document
-        self.state.nested_parse(StringList(lines, source="messaging-options"),
-                                self.content_offset, container)
-        return list(container.children)
+        return render(self, lines)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The quickstart's RPC server. Run it in one terminal and client.py in another:
 
-    python examples/quickstart/server.py [URL]
+    python examples/quickstart/server.py [URL [NAME]]
 
 URL: the bus, by default $MESSAGING_TRANSPORT_URL or else ``zmq://`` (no broker:
-the processes of one user on one host find each other). Ctrl-C stops it.
+the processes of one user on one host find each other). NAME: the server's
+name (default server1). Ctrl-C stops it.
 """
 
 import os
@@ -35,8 +36,9 @@ class Calculator:
 def main() -> None:
     url = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MESSAGING_TRANSPORT_URL",
                                                                "zmq://")
+    name = sys.argv[2] if len(sys.argv) > 2 else "server1"
     transport = messaging.get_rpc_transport(None, url)
-    target = messaging.Target(topic="quickstart", server="server1")
+    target = messaging.Target(topic="quickstart", server=name)
     server = messaging.get_rpc_server(transport, target, [Calculator()], executor="threading")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -44,7 +46,7 @@ def main() -> None:
     server.start()  # returns at once; the server connects in the background
     while not server.consuming and not stop.wait(0.1):
         pass
-    print(f"server1 is serving topic 'quickstart' on {transport.url!r}; Ctrl-C stops it",
+    print(f"{name} is serving topic 'quickstart' on {transport.url!r}; Ctrl-C stops it",
           flush=True)
     stop.wait()
     server.stop()   # no new requests

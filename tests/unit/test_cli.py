@@ -32,6 +32,7 @@ def test_drivers_lists_schemes_and_libraries():
     assert {"fake", "rabbit", "kombu"} <= set(rows)
     assert "rpc at-most-once, notifications at-least-once" in rows["fake"]
     assert "brokered" not in rows["fake"]
+    assert rows["fake"].endswith("mandatory")  # every flag the driver declares, in field order
     try:
         import kombu  # noqa: F401
     except ImportError:  # the driver is listed, and why it cannot load is said
