@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Any
 
@@ -23,19 +23,17 @@ class BlockingLibraryDriver(Driver):
                     retry: int | None = None) -> Future[Reply]:
         return self.offload(lambda: Reply(result=threading.current_thread().name))
 
-    def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
-                    *, retry: int | None = None) -> Future[None]:
+    # The rest of the interface is not what these tests are about.
+    def submit_cast(self, *args: Any, **kwargs: Any) -> Future[None]:
         raise NotImplementedError
 
-    def submit_notify(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
-                      *, version: float = 2.0, retry: int | None = None) -> Future[None]:
+    def submit_notify(self, *args: Any, **kwargs: Any) -> Future[None]:
         raise NotImplementedError
 
-    def listen(self, target: Target) -> Listener:
+    def listen(self, *args: Any, **kwargs: Any) -> Listener:
         raise NotImplementedError
 
-    def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
-                                 pool: str | None = None) -> Listener:
+    def listen_for_notifications(self, *args: Any, **kwargs: Any) -> Listener:
         raise NotImplementedError
 
 

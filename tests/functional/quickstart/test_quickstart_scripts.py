@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,20 +82,24 @@ def url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def scripts() -> Iterator[list[Script]]:
+def start(url: str) -> Iterator[Callable[[str], Script]]:
+    """Start a script on the test's URL; every one still running is killed at the end."""
     started: list[Script] = []
-    yield started
+
+    def run(name: str) -> Script:
+        started.append(Script(name, url))
+        return started[-1]
+
+    yield run
     for script in started:
         script.kill()
 
 
-def test_a_call_waits_for_the_answer_and_a_cast_does_not(url, scripts):
-    server = Script("server.py", url)
-    scripts.append(server)
+def test_a_call_waits_for_the_answer_and_a_cast_does_not(start):
+    server = start("server.py")
     server.expect("server1 is serving topic 'quickstart'")
 
-    client = Script("client.py", url)
-    scripts.append(client)
+    client = start("client.py")
     assert "returned 5" in client.expect("call add(2, 3)")
     assert "ZeroDivisionError('division by zero')" in client.expect("call divide(1, 0)")
     assert "returned None" in client.expect("cast work(seconds=2)")
@@ -108,13 +112,11 @@ def test_a_call_waits_for_the_answer_and_a_cast_does_not(url, scripts):
     assert not [line for line in server.lines if "Traceback" in line]
 
 
-def test_a_listener_prints_what_a_notifier_on_its_topic_sends(url, scripts):
-    listener = Script("listener.py", url)
-    scripts.append(listener)
+def test_a_listener_prints_what_a_notifier_on_its_topic_sends(start):
+    listener = start("listener.py")
     listener.expect("listening to topic 'quickstart_events'")
 
-    notifier = Script("notifier.py", url)
-    scripts.append(notifier)
+    notifier = start("notifier.py")
     notifier.expect("sent 2 notifications")
     assert notifier.finish() == 0
 
