@@ -12,19 +12,22 @@ Exit status: 0 success, 1 the server raised (the remote error is printed),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .exceptions import (
     DriverLoadFailure,
     InvalidTarget,
     InvalidTransportURL,
+    MessageDeliveryFailure,
     MessagingException,
     NoSuchMethod,
 )
@@ -63,9 +66,7 @@ def _drivers() -> int:
             except metadata.PackageNotFoundError:
                 client = f"{cls.client_library} (not installed)"
         caps = cls.capabilities
-        flags = [f for f in ("fanout", "competing_consumers", "requeue",
-                             "durable_notifications", "call_monitor", "pools",
-                             "publisher_confirms", "brokered") if getattr(caps, f)]
+        flags = [f.name for f in dataclasses.fields(caps) if getattr(caps, f.name) is True]
         rows.append((d.scheme, f"{d.distribution} {d.version}", client,
                      f"rpc {caps.rpc_delivery}, notifications {caps.notification_delivery}; "
                      + ", ".join(flags)))
@@ -144,10 +145,35 @@ def _call(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _within(timeout: float, what: str, send: Callable[[], None]) -> None:
+    """Run ``send``; give up after ``timeout`` seconds (the bus down or blocked) with an
+    error saying the message may still be pending, so an operator is never left waiting
+    for a driver's own send bound."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            send()
+            outcome.append(None)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome.append(exc)
+
+    sender = threading.Thread(target=run, name="messaging-cli-send", daemon=True)
+    sender.start()
+    sender.join(timeout)
+    if not outcome:
+        raise MessageDeliveryFailure(f"the bus did not take the {what} within {timeout:g} s "
+                                     f"(it was not confirmed, and is dropped as this command "
+                                     f"exits)")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
 def _cast(args: argparse.Namespace) -> int:
     transport, client = _client(args, fanout=args.fanout or None)
+    kwargs = _kv(args.arg)
     with transport:
-        client.cast({}, args.method, **_kv(args.arg))
+        _within(args.timeout, "cast", lambda: client.cast({}, args.method, **kwargs))
     sys.stdout.write("sent\n")
     return EXIT_OK
 
@@ -187,8 +213,8 @@ def _notify(args: argparse.Namespace) -> int:
         message = {"message_id": str(uuid.uuid4()), "publisher_id": args.publisher_id,
                    "event_type": args.event_type, "priority": priority, "payload": payload,
                    "timestamp": _utcnow_str()}
-        transport.notify(messaging.Target(topic=f"{args.topic}.{priority.lower()}"), {},
-                         message)
+        target = messaging.Target(topic=f"{args.topic}.{priority.lower()}")
+        _within(args.timeout, "notification", lambda: transport.notify(target, {}, message))
     sys.stdout.write("sent\n")
     return EXIT_OK
 
@@ -234,6 +260,18 @@ def _listen(args: argparse.Namespace) -> int:
             executor="blocking", pool=args.pool)
         listener.start()
         try:
+            deadline = time.monotonic() + args.timeout
+            while not listener.consuming and time.monotonic() < deadline:
+                done.wait(0.05)
+            if not listener.consuming:
+                why = listener.last_error or "the bus did not confirm the subscription"
+                sys.stderr.write(f"messaging listen: not subscribed within {args.timeout:g} "
+                                 f"s: {why}\n")
+                return EXIT_BUS
+            sys.stderr.write(f"listening to {args.topic}"
+                             f"{f' in pool {args.pool}' if args.pool else ''} "
+                             f"(Ctrl-C to stop)\n")
+            sys.stderr.flush()
             done.wait()
         except KeyboardInterrupt:
             pass
@@ -249,6 +287,12 @@ def _listen(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import run_scenario
 
+    if args.concurrency is not None and args.scenario != "call-concurrent":
+        raise _UsageError(f"--concurrency applies to --scenario call-concurrent only, not "
+                          f"to {args.scenario}")
+    if args.n < 1 or (args.concurrency is not None and args.concurrency < 1) or \
+            args.payload < 0:
+        raise _UsageError("-n and --concurrency must be at least 1, --payload at least 0")
     progress = None
     if sys.stderr.isatty() and not args.json:
         def progress(done: int, total: int) -> None:
@@ -270,18 +314,22 @@ def _bench(args: argparse.Namespace) -> int:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}"
 
+    def us(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f} us"
+
     rows = [("scenario", "messages", "rate/s", "p50 ms", "p99 ms", "client CPU/msg",
-             "server CPU/msg", "server"),
+             "server CPU/msg", "broker CPU/msg", "server"),
             (result.scenario + (f" x{result.concurrency}" if result.concurrency > 1 else ""),
              str(result.n), f"{result.rate:,.0f}", ms(result.p50_ms), ms(result.p99_ms),
-             f"{result.client_cpu_us:.0f} us",
-             "-" if result.server_cpu_us is None else f"{result.server_cpu_us:.0f} us",
+             us(result.client_cpu_us), us(result.server_cpu_us), us(result.broker_cpu_us),
              result.server_process)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     sys.stdout.write(f"{result.url}, payload {result.payload} bytes\n")
     for row in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
                          .rstrip() + "\n")
+    if result.server_cpu_us is None:
+        sys.stdout.write("(client CPU includes the server: both run in this process)\n")
     return EXIT_OK
 
 
@@ -311,6 +359,8 @@ def _parser() -> argparse.ArgumentParser:
     cast.add_argument("method", metavar="METHOD")
     cast.add_argument("--arg", action="append", default=[], metavar="K=V")
     cast.add_argument("--fanout", action="store_true", help="to every server of the topic")
+    cast.add_argument("--timeout", type=float, default=30.0,
+                      help="seconds the bus may take to accept it (default 30)")
     cast.set_defaults(run=_cast)
 
     ping = sub.add_parser("ping", help="check that a server of TOPIC answers")
@@ -327,6 +377,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "critical", "sample"])
     notify.add_argument("--payload", default="{}", help="JSON (default {})")
     notify.add_argument("--publisher-id", default="messaging-cli")
+    notify.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds the bus may take to accept it (default 30)")
     notify.set_defaults(run=_notify)
 
     listen = sub.add_parser("listen", help="print notifications of TOPIC as they arrive")
@@ -336,6 +388,9 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--exchange", help="exchange (default: the control exchange)")
     listen.add_argument("--json", action="store_true", help="one JSON object per line")
     listen.add_argument("--count", type=int, default=0, help="stop after N (default: never)")
+    listen.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds the subscription may take to be established, else exit "
+                             "3 (default 30; reconnects after that are waited for)")
     listen.set_defaults(run=_listen)
 
     bench = sub.add_parser("bench", help="measure a transport: rate, latency, CPU per message")
@@ -343,8 +398,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scenario", default="call",
                        choices=["call", "call-concurrent", "cast", "notify"])
     bench.add_argument("-n", type=int, default=2000, help="messages (default 2000)")
-    bench.add_argument("--concurrency", type=int, default=8,
-                       help="threads for call-concurrent (default 8)")
+    bench.add_argument("--concurrency", type=int, default=None,
+                       help="threads for --scenario call-concurrent (default 8); refused "
+                            "for other scenarios")
     bench.add_argument("--payload", type=int, default=100, help="bytes per message (100)")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
     bench.set_defaults(run=_bench)

@@ -27,11 +27,20 @@ from . import deadlines
 from .driver import Reply
 from .envelope import ReplyFrame
 from .exceptions import MessagingTimeout
+from .executors import StartedThreadPool
 from .target import Target
 
-__all__ = ["ReplyCorrelator", "settle_future"]
+__all__ = ["Listeners", "ReplyCorrelator", "settle_future"]
 
 LOG = logging.getLogger(__name__)
+
+#: How many servers consume what a target addresses (None: the driver cannot tell);
+#: called on a worker thread, may talk to the bus, must end within a few seconds.
+Listeners = Callable[[Target], "int | None"]
+#: Seconds before a call's deadline that its listeners are counted (at most a fifth of
+#: its timeout), so that a timeout says "no server listening" without arriving late.
+PROBE_LEAD = 1.0
+_PROBES = StartedThreadPool(2, "messaging-timeout-check")
 
 
 def settle_future(future: Future[Any], result: Any = None,
@@ -50,13 +59,18 @@ def settle_future(future: Future[Any], result: Any = None,
 class _Call:
     """One call in flight."""
 
-    __slots__ = ("deadline", "future", "last_activity", "monitor", "msg_id", "result", "sent",
-                 "started", "timeout", "timer", "what")
+    __slots__ = ("deadline", "future", "last_activity", "listeners", "monitor", "msg_id", "probe",
+                 "result", "sent", "started", "target", "timeout", "timer", "what")
 
-    def __init__(self, msg_id: str, timeout: float, monitor: float | None, what: str) -> None:
+    def __init__(self, msg_id: str, timeout: float, monitor: float | None, what: str,
+                 target: Target | None = None) -> None:
         now = time.monotonic()
         self.msg_id = msg_id
         self.what = what
+        self.target = target
+        #: servers consuming the target shortly before the deadline (None: not known)
+        self.listeners: int | None = None
+        self.probe: deadlines.TimerHandle | None = None
         self.future: Future[Reply] = Future()
         self.started = now
         self.timeout = timeout
@@ -80,11 +94,18 @@ class ReplyCorrelator:
     :param state: optional callable describing the transport's trouble (e.g.
         "the broker is unreachable: ..."), appended to timeout errors; None
         or an empty string when all is well.
+    :param listeners: optional :data:`Listeners` of the driver. Shortly before
+        a call's deadline (:data:`PROBE_LEAD`) it counts the servers of the
+        call's target, so that the timeout tells "no server is listening" from
+        "the server never answered"; "the bus did not accept the request" is
+        told by :meth:`sent` never being called.
     """
 
-    def __init__(self, reply_to: str, state: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, reply_to: str, state: Callable[[], str | None] | None = None,
+                 listeners: Listeners | None = None) -> None:
         self.reply_to = reply_to
         self._state = state
+        self._listeners = listeners
         self._calls: dict[str, _Call] = {}
         self._lock = threading.Lock()
         self._closed: str | None = None
@@ -107,7 +128,7 @@ class ReplyCorrelator:
         monitor = call_monitor_timeout if call_monitor_timeout and call_monitor_timeout > 0 \
             else None
         what = f"method {method!r} on {target}" if target is not None else f"method {method!r}"
-        call = _Call(msg_id, max(float(timeout), 0.0), monitor, what)
+        call = _Call(msg_id, max(float(timeout), 0.0), monitor, what, target)
         with self._lock:
             closed = self._closed
             if closed is None:
@@ -118,6 +139,12 @@ class ReplyCorrelator:
             return call.future
         call.future.add_done_callback(lambda _f: self._forget(call))
         call.timer = deadlines.schedule_at(call.next_check(), lambda: self._check(call))
+        if self._listeners is not None and target is not None and call.timeout > 0:
+            lead = min(PROBE_LEAD, call.timeout / 5)
+            call.probe = deadlines.schedule_at(call.deadline - lead, lambda: self._probe(call))
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug("Call %s (%s): waiting up to %g s for the reply on %s", msg_id, what,
+                      call.timeout, self.reply_to)
         return call.future
 
     def deliver(self, frame: ReplyFrame) -> bool:
@@ -133,6 +160,10 @@ class ReplyCorrelator:
                       frame.msg_id)
             return False
         call.last_activity = time.monotonic()
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug("Call %s: %s after %.3f s", call.msg_id,
+                      "reply" if frame.failure is not None or frame.ending else "heartbeat",
+                      call.last_activity - call.started)
         if frame.failure is not None:
             settle_future(call.future, Reply(failure=frame.failure))
         elif frame.ending:
@@ -147,6 +178,9 @@ class ReplyCorrelator:
         call = self._calls.get(msg_id)
         if call is not None:
             call.sent = True
+            if LOG.isEnabledFor(logging.DEBUG):
+                LOG.debug("Call %s: the bus accepted the request after %.3f s", msg_id,
+                          time.monotonic() - call.started)
 
     def fail(self, msg_id: str, exc: BaseException) -> None:
         """End the call of ``msg_id`` with ``exc`` (its request could not be sent)."""
@@ -190,6 +224,26 @@ class ReplyCorrelator:
                 del self._calls[call.msg_id]
         if call.timer is not None:
             call.timer.cancel()
+        if call.probe is not None:
+            call.probe.cancel()
+
+    def _probe(self, call: _Call) -> None:
+        """Timer: count the target's servers on a worker thread (never on the timer thread)."""
+        if call.future.done() or self._listeners is None or call.target is None:
+            return
+        listeners, target = self._listeners, call.target
+
+        def count() -> None:
+            if call.future.done():
+                return
+            try:
+                call.listeners = listeners(target)
+            except Exception as exc:  # a diagnosis must never break the call
+                LOG.debug("Could not count the servers of %s: %s", target, exc)
+        try:
+            _PROBES.get().submit(count)
+        except RuntimeError:  # interpreter shutting down
+            pass
 
     def _check(self, call: _Call) -> None:
         """Timer: end the call if its deadline or monitor gap passed, else look again later."""
@@ -207,11 +261,23 @@ class ReplyCorrelator:
             why = f"no reply or call-monitor heartbeat for {call.monitor:g} s"
         else:
             why = f"no reply within {call.timeout:g} s"
-        sent = ("the bus accepted the request, so no server took it or the server did not "
-                "answer" if call.sent else "the request was not confirmed by the bus")
+        if call.listeners == 0 and not monitor:
+            where = ("no server is listening on it: start one, or check the topic and server "
+                     "names" + ("" if call.sent else " (the request was not sent)"))
+        elif not call.sent:
+            where = ("the bus did not accept the request (it was never confirmed sent), so "
+                     "look at the connection to the bus")
+        elif monitor or call.listeners is None:
+            where = ("the bus accepted the request, so no server took it or the server did "
+                     "not answer")
+        else:
+            where = (f"the bus accepted the request and {call.listeners} server(s) listen on "
+                     f"it, so the server never answered: look at its logs (busy, stuck, or "
+                     f"its reply was lost)")
         text = (f"Timed out waiting for a reply to message ID {call.msg_id} ({call.what}; "
-                f"reply queue {self.reply_to}): {why}; {sent}")
+                f"reply queue {self.reply_to}): {why}; {where}")
         state = self._state() if self._state is not None else None
         if state:
             text += f"; {state}"
+        LOG.debug("Call %s: %s", call.msg_id, text)
         return MessagingTimeout(text)

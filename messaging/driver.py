@@ -38,8 +38,9 @@ Drivers should not re-write the shared parts: :mod:`messaging.correlation`
 (settle once, de-duplicate after settling, give back at cleanup),
 :mod:`messaging.incoming` (received requests and notifications),
 :mod:`messaging.addressing` (exchange and routing-key rule),
-:mod:`messaging.envelope` (oslo.messaging's wire format) and
-:mod:`messaging.options` (option tables).
+:mod:`messaging.envelope` (oslo.messaging's wire format),
+:mod:`messaging.options` (option tables) and :mod:`messaging.health` (report
+connection events through ``self.monitor``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from .exceptions import MessageDeliveryFailure, MessagingTimeout
 from .executors import StartedThreadPool
+from .health import DriverMonitor
 from .target import Target
 from .url import TransportURL
 
@@ -69,6 +71,7 @@ __all__ = [
     "wait_future",
 ]
 
+#: A delivery guarantee: a message is handled at most once, or at least once.
 Delivery = Literal["at-most-once", "at-least-once"]
 T = TypeVar("T")
 
@@ -100,6 +103,9 @@ class Capabilities:
         (``TransportOptions(at_least_once=True)``, fanout excepted as in
         oslo.messaging), and raises ``NotSupported`` itself for a driver
         without this capability.
+    :param counts_listeners: a call that times out says whether any server
+        listened on its target: "no server is listening" or "the server never
+        answered" (the driver gives its reply correlator ``listeners``).
     """
 
     fanout: bool = True
@@ -113,6 +119,7 @@ class Capabilities:
     publisher_confirms: bool = False
     brokered: bool = True
     mandatory: bool = False
+    counts_listeners: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,9 @@ class Driver(abc.ABC):
     #: Extra seconds the default ``call`` waits on its future beyond the call's own
     #: timeout before concluding the driver broke the rule that futures end by themselves.
     call_grace: ClassVar[float] = 5.0
+    #: ``messaging.system`` of the driver's spans (OpenTelemetry's name for the bus,
+    #: e.g. "rabbitmq"); None: the URL scheme.
+    messaging_system: ClassVar[str | None] = None
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -257,6 +267,9 @@ class Driver(abc.ABC):
         self.conf = conf
         self.url = url
         self.default_exchange = default_exchange
+        #: Where the driver reports its connections' events (:mod:`messaging.health`):
+        #: ``self.monitor.connected(conn)``, ``lost(conn, error)``, ``blocked(conn, reason)``...
+        self.monitor = DriverMonitor()
         self._submit_pool = StartedThreadPool(self.submit_workers,
                                               f"messaging-{url.scheme}-submit")
 
@@ -319,6 +332,19 @@ class Driver(abc.ABC):
         """Like :meth:`notify`, returning a future that completes once the bus took it."""
         return self._run_in_pool(lambda: self.notify(target, ctxt, message, version=version,
                                                      retry=retry), MessageDeliveryFailure)
+
+    def offload(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn``, a blocking step of a verb, on the driver's pool; return its future.
+
+        For a driver whose future verbs are native but whose client library
+        blocks (a write that may wait for a lock or a socket): ``submit_*``
+        hands that step here and returns at once, so it never waits on the
+        caller's event loop. The pool is the one behind the default
+        ``submit_*`` (:attr:`submit_workers` threads). A step the pool never
+        ran, because the driver was cleaned up first, ends its future with
+        ``MessageDeliveryFailure``.
+        """
+        return self._run_in_pool(fn, MessageDeliveryFailure)
 
     def _run_in_pool(self, fn: Callable[[], T], unsent: Callable[[str], Exception],
                      ) -> Future[T]:

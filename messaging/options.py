@@ -71,6 +71,9 @@ DEFAULT_OPTIONS: tuple[Option, ...] = (
     Option("executor_thread_pool_size", int, 64,
            "Worker threads of the threading executor.",
            deprecated_names=("rpc_thread_pool_size",)),
+    Option("rpc_ping_enabled", bool, False,
+           "RPC servers also answer oslo_rpc_server_ping with 'pong' (a health check any "
+           "client can call, oslo.messaging's included; messaging ping URL TOPIC)."),
 )
 
 #: Every option group this library knows, filled in by the modules that own them.

@@ -34,9 +34,11 @@ from .exceptions import (  # the last three are re-exported at oslo's module pat
 )
 from .executors import AsyncioExecutor, load_executor
 from .green import server_executor
+from .health import ServerHealth
 from .steps import Step, Steps, run_steps, run_steps_async
 
 if TYPE_CHECKING:
+    from .instrument import Instrumentation
     from .transport import Transport
 
 __all__ = ["Dispatcher", "ExecutorLoadFailure", "MessageHandlingServer", "MessagingServerError",
@@ -56,6 +58,10 @@ class Dispatcher(abc.ABC):
     batch_timeout: float | None = None
     #: What the dispatcher listens on, named in errors (a Target or a list of them).
     target: Any = None
+    #: What it handles, as metrics label it (``rpc``, ``notification``).
+    kind: str = "custom"
+    #: The transport's tracing and metrics (set by the server; None when disabled).
+    instrumentation: Instrumentation | None = None
 
     @abc.abstractmethod
     def listen(self, transport: Transport) -> Listener:
@@ -100,6 +106,7 @@ class MessageHandlingServer:
         self.transport = transport
         self.conf = transport.conf  # as oslo's servers
         self.dispatcher = dispatcher
+        dispatcher.instrumentation = getattr(transport, "instrumentation", None)
         self.executor_type = server_executor(executor)  # "eventlet" where threads are green
         load_executor(self.executor_type, 1).shutdown(wait=False)  # fail early on a bad name
         self._lock = threading.RLock()
@@ -140,6 +147,12 @@ class MessageHandlingServer:
         """Why the server is not consuming, if its listener knows."""
         listener = self._listener
         return listener.last_error if listener is not None else None
+
+    @property
+    def health(self) -> ServerHealth:
+        """Running, consuming, last error and the transport's health, for a liveness probe."""
+        return ServerHealth(running=self._running, consuming=self.consuming,
+                            last_error=self.last_error, transport=self.transport.health)
 
     def _create_listener(self) -> Listener:
         """Subscribe on the transport (RPC servers listen on their own target)."""
@@ -370,10 +383,11 @@ class MessageHandlingServer:
         assert executor is not None and slots is not None
         slots.acquire()  # back-pressure: never take more than the pool (or loop) can run
         try:
+            arrived = time.monotonic() if self.dispatcher.instrumentation is not None else None
             if isinstance(executor, AsyncioExecutor):
-                future = executor.submit(self._handle_async, batch, executor)
+                future = executor.submit(self._handle_async, batch, executor, arrived)
             else:
-                future = executor.submit(self._handle, batch)
+                future = executor.submit(self._handle, batch, arrived)
         except Exception:
             slots.release()
             LOG.exception("Executor refused work; requeueing %d message(s)", len(batch))
@@ -383,14 +397,22 @@ class MessageHandlingServer:
             return
         future.add_done_callback(lambda _f: slots.release())
 
-    def _handle(self, batch: list[IncomingMessage]) -> None:
+    def _queued(self, arrived: float | None) -> None:
+        """Record how long a batch waited for a worker (metrics enabled only)."""
+        inst = self.dispatcher.instrumentation
+        if arrived is not None and inst is not None:
+            inst.queued(self.dispatcher.kind, time.monotonic() - arrived)
+
+    def _handle(self, batch: list[IncomingMessage], arrived: float | None = None) -> None:
+        self._queued(arrived)
         try:
             self.dispatcher.handle(batch)
         except Exception:
             LOG.exception("Dispatcher failed on %d message(s)", len(batch))
 
-    async def _handle_async(self, batch: list[IncomingMessage],
-                            executor: AsyncioExecutor) -> None:
+    async def _handle_async(self, batch: list[IncomingMessage], executor: AsyncioExecutor,
+                            arrived: float | None = None) -> None:
+        self._queued(arrived)
         try:
             await run_steps_async(self.dispatcher.steps(batch), executor.run_blocking)
         except Exception:

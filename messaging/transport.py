@@ -29,6 +29,8 @@ from .exceptions import (
     NotSupported,
     SerializationError,
 )
+from .health import TransportHealth
+from .instrument import Instrumentation
 from .target import Target
 from .url import TransportHost, TransportURL
 
@@ -101,6 +103,26 @@ class Transport:
         core = _options.resolve_options(self.conf, "DEFAULT", _options.DEFAULT_OPTIONS)
         self.rpc_response_timeout: float = core["rpc_response_timeout"]
         self.executor_thread_pool_size: int = core["executor_thread_pool_size"]
+        #: Tracing and metrics, when ``conf`` enables them; None otherwise.
+        self.instrumentation = Instrumentation.from_conf(self.conf, driver)
+        if self.instrumentation is not None:
+            # traced and measured verbs for this transport only; without them the
+            # class's verbs run untouched (no cost at all when nothing is enabled)
+            self.instrumentation.wrap_verbs(self)
+            monitor = getattr(driver, "monitor", None)
+            if monitor is not None:
+                monitor.metrics = self.instrumentation.metrics
+
+    @property
+    def health(self) -> TransportHealth:
+        """The state of the driver's connections (connected, blocked, last error).
+
+        A liveness probe reads ``transport.health.ok``; see :mod:`messaging.health`.
+        """
+        monitor = getattr(self.driver, "monitor", None)
+        if monitor is None:  # a driver built without the base class's __init__
+            return TransportHealth(None, False, None, None, 0, 0)
+        return monitor.snapshot(brokered=self.driver.capabilities.brokered)
 
     @property
     def capabilities(self) -> Capabilities:

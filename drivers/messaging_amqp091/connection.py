@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from messaging.correlation import settle_future
 from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
+from messaging.health import DriverMonitor
 from messaging.url import TransportHost, TransportURL
 
 from .backlog import Backlog, BlockedState, ConfirmTracker, Task
@@ -88,6 +89,8 @@ class Connection(Protocol):
     peak_unconfirmed: int
     #: completes (with the error text) once a first pass over the hosts failed
     first_failure: Future[str]
+    #: where connects, losses and alarms are reported (:mod:`messaging.health`)
+    monitor: DriverMonitor | None
 
     def start(self) -> None: ...
 
@@ -103,6 +106,8 @@ class Connection(Protocol):
     def alive(self, generation: int) -> bool: ...
 
     def trouble(self) -> str | None: ...
+
+    def consumers(self, queue: str) -> int | None: ...
 
     def consuming(self, sub: Subscription) -> bool: ...
 
@@ -211,6 +216,8 @@ class ConnectionBase(abc.ABC):
         self.last_error: str | None = None
         self.blocked: BlockedState | None = None
         self.peak_unconfirmed = 0
+        #: the driver's health monitor (set by the driver): connects, losses, alarms
+        self.monitor: DriverMonitor | None = None
 
     # ------------------------------------------------------------------ any thread
 
@@ -259,6 +266,27 @@ class ConnectionBase(abc.ABC):
                 return f"broker unreachable: {self.last_error}"
             return "connecting to the broker"
         return None
+
+    def consumers(self, queue: str) -> int | None:
+        """Consumers of ``queue`` now (0 if it does not exist); None if no host answered.
+
+        A passive declare on a short connection of its own, since a missing
+        queue closes the channel that asked: used only when a call is about
+        to time out, to tell "no server is listening" from a silent one.
+        """
+        for host in self._hosts:
+            try:
+                return self._count_consumers(host, queue)
+            except NotImplementedError:
+                return None
+            except Exception as exc:
+                LOG.debug("Could not count the consumers of %s on %s: %s", queue,
+                          self._host_label(host), exc)
+        return None
+
+    def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        """:meth:`consumers` on one host (the client's blocking API); raises if it cannot."""
+        raise NotImplementedError
 
     def consuming(self, sub: Subscription) -> bool:
         """True while ``sub``'s queues are consumed on the live channel."""
@@ -328,6 +356,7 @@ class ConnectionBase(abc.ABC):
             return
         self._close_grace = timeout
         self._closing = True
+        self._report("closed")
         with self._start_lock:
             thread = self._thread
         if thread is None:
@@ -594,6 +623,7 @@ class ConnectionBase(abc.ABC):
         self._down = True
         self.blocked = None
         self.last_error = f"{session.host}: {why}"
+        self._report("lost", self.last_error)
         LOG.warning("Lost connection %s to %s (%s): %s; reconnecting", self.name,
                     session.host, self.purpose, why)
         self._requeue_in_flight(session, current)
@@ -611,6 +641,7 @@ class ConnectionBase(abc.ABC):
         self.failed_attempts += 1
         fatal = self._is_fatal(exc)
         self.last_error = f"{label}: {why}"
+        self._report("lost", self.last_error)
         self._take_tasks()
         self._backlog.charge_attempt(fatal, self._delivery_failure)
         if fatal:
@@ -645,6 +676,7 @@ class ConnectionBase(abc.ABC):
         self._session = session
         self._subs_dirty = True
         self.connects += 1
+        self._report("connected")
         if self.connects == 1:
             LOG.info("Connected to AMQP server %s (connection %s, %s)", label, self.name,
                      self.purpose)
@@ -655,6 +687,7 @@ class ConnectionBase(abc.ABC):
     def _on_blocked(self, reason: str) -> None:
         """I/O thread (``connection.blocked``): hold publishes until unblocked."""
         self.blocked = BlockedState(reason or "no reason given", time.monotonic())
+        self._report("blocked", self.blocked.reason)
         LOG.error("The broker has blocked connection %s (%s): %s; sends wait (at most "
                   "send_timeout, %g s)", self.name, self.purpose, self.blocked.reason,
                   self.settings.send_timeout)
@@ -662,10 +695,22 @@ class ConnectionBase(abc.ABC):
     def _on_unblocked(self) -> None:
         """I/O thread (``connection.unblocked``): publishing resumes."""
         blocked, self.blocked = self.blocked, None
+        self._report("unblocked")
         self._subs_dirty = True  # subscriptions added meanwhile are consumed now
         since = f" after {time.monotonic() - blocked.since:.1f} s" if blocked else ""
         LOG.warning("The broker has unblocked connection %s (%s)%s", self.name, self.purpose,
                     since)
+
+    def _report(self, event: str, *args: Any) -> None:
+        """Tell the driver's monitor (``connected``, ``lost``, ``blocked``...) about this one."""
+        monitor = self.monitor
+        if monitor is not None:
+            getattr(monitor, event)(self, *args)
+
+    def _count_redelivery(self, redelivered: Any) -> None:
+        """A delivery carried the broker's ``redelivered`` flag: count it (metrics)."""
+        if redelivered and self.monitor is not None:
+            self.monitor.redelivered()
 
     def _host_label(self, host: TransportHost) -> str:
         return f"{host.hostname or 'localhost'}:{host.port or 5672}"

@@ -103,7 +103,8 @@ class Amqp091Driver(Driver):
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-least-once", publisher_confirms=True, brokered=True,
-        mandatory=True)
+        mandatory=True, counts_listeners=True)
+    messaging_system: ClassVar[str | None] = "rabbitmq"
     #: builds the client connection and one connection per listener
     connection_factory: ClassVar[ConnectionFactory]
 
@@ -138,6 +139,7 @@ class Amqp091Driver(Driver):
     def _make_client(self) -> Connection:
         """The transport's sending connection, with its I/O thread started (on first use)."""
         client = self.connection_factory(self.settings, self.url, purpose="client")
+        client.monitor = self.monitor
         client.start()
         return client
 
@@ -295,6 +297,7 @@ class Amqp091Driver(Driver):
                 raise ServerListenError(target, msg="the transport was cleaned up")
         conn = self.connection_factory(self.settings, self.url, purpose=purpose,
                                        prefetch_count=self.settings.rabbit_qos_prefetch_count)
+        conn.monitor = self.monitor
         listener = AmqpListener(conn, self.settings, queues, rpc=rpc,
                                   obsolete=self._obsolete, on_cleanup=self._forget)
         with self._lock:

@@ -41,7 +41,9 @@ class ReplyQueue:
         self.queue_name = f"reply_{uuid.uuid4().hex}"
         spec = dataclasses.replace(reply_queue(settings, self.queue_name), owned=True)
         self._sub = Subscription([spec], self._on_message, no_ack=True)
-        self.correlator = ReplyCorrelator(self.queue_name, state=conn.trouble)
+        self.correlator = ReplyCorrelator(self.queue_name, state=conn.trouble, listeners=lambda
+                                          t: conn.consumers(f"{t.topic}.{t.server}" if t.server
+                                                            else str(t.topic)))
         self._lock = threading.Lock()
         self._started = False
 

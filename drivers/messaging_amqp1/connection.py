@@ -45,6 +45,7 @@ from proton.reactor import ApplicationEvent, Container, EventInjector
 
 from messaging.correlation import settle_future
 from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
+from messaging.health import DriverMonitor
 from messaging.url import TransportHost, TransportURL
 
 from . import errors
@@ -556,6 +557,8 @@ class ReceiverLink:
     def _on_message(self, dlv: Any, message: Message) -> None:
         if not self.alive:
             return
+        if message.delivery_count and self.conn.monitor is not None:  # delivered before
+            self.conn.monitor.redelivered()
         self.sub.on_message(self, dlv, message)
 
     def settle(self, dlv: Any, outcome: int, *, condition: Condition | None = None,
@@ -666,6 +669,8 @@ class AmqpConnection:
         self.connects = 0
         self.last_error: str | None = None
         self.closed = False
+        #: the driver's health monitor (set by the driver): connects, losses
+        self.monitor: DriverMonitor | None = None
         self._pconn: Any = None
         self._sessions: dict[str, Any] = {}
         self._senders: dict[tuple[str | None, bool], SenderLink] = {}
@@ -930,6 +935,7 @@ class AmqpConnection:
             self._connect_timer = None
         self.connected = True
         self.connects += 1
+        self._report("connected")
         self._attempts = 0
         self._passes = 0
         self.profile = choose_profile(self.settings, self._vhost, self.default_exchange,
@@ -951,6 +957,11 @@ class AmqpConnection:
         waiters, self._waiters = self._waiters, []
         for future in waiters:
             settle_future(future, None)
+
+    def _report(self, event: str, *args: Any) -> None:
+        """Tell the driver's monitor (``connected``, ``lost``, ``closed``) about this connection."""
+        if self.monitor is not None:
+            getattr(self.monitor, event)(self, *args)
 
     def _on_remote_close(self, pconn: Any, condition: Any) -> None:
         if pconn == self._pconn and condition is not None:
@@ -997,6 +1008,7 @@ class AmqpConnection:
             self._backlog.appendleft(out)
         if was_connected:
             self.last_error = reason
+            self._report("lost", reason)
             LOG.warning("Lost AMQP 1.0 connection %s (%s): %s; reconnecting in %.1f s",
                         self.purpose, self.shown_url, reason,
                         self.settings.connection_retry_interval)
@@ -1009,6 +1021,7 @@ class AmqpConnection:
     def _attempt_failed(self, reason: str, fatal: bool) -> None:
         self._attempts += 1
         self.last_error = reason
+        self._report("lost", reason)
         self._charge_backlog(fatal, reason)
         waiters, self._waiters = self._waiters, []
         for future in waiters:
@@ -1060,6 +1073,7 @@ class AmqpConnection:
         if self.closed:
             return
         self.closed = True
+        self._report("closed")
         for timer in (self._connect_timer, self._retry_timer, self._sweeper):
             if timer is not None:
                 timer.cancel()

@@ -111,9 +111,11 @@ class AmqpDriver(Driver):
         return IOLoop(f"amqp1-io-{self._container_id[-12:]}", self._container_id)
 
     def _connection(self, purpose: str) -> AmqpConnection:
-        return AmqpConnection(self._io(), self.settings, self.url, purpose=purpose,
+        conn = AmqpConnection(self._io(), self.settings, self.url, purpose=purpose,
                               default_exchange=self.default_exchange, ssl_domain=self._ssl,
                               start_host=next(self._hosts))
+        conn.monitor = self.monitor
+        return conn
 
     def _client_connection(self) -> AmqpConnection:
         """The client connection, made and started on first use (lock held: it is re-entrant)."""

@@ -283,6 +283,12 @@ class Bus:
         with self.lock:
             return name in self._queues
 
+    def consumers(self, exchange: str, routing_key: str) -> int:
+        """Live consumers of the queues ``routing_key`` reaches on ``exchange``."""
+        with self.lock:
+            bound = self._bindings.get((exchange, routing_key), {}).values()
+            return sum(1 for queue in bound for c in queue.consumers if not c.stopped)
+
     def depth(self, name: str) -> int:
         """Messages of queue ``name`` not yet taken by a consumer (0 if it does not exist)."""
         with self.lock:

@@ -56,7 +56,12 @@ from messaging.exceptions import (
     MessageDeliveryFailure,
     MessageUndeliverable,
 )
-from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
+from messaging.incoming import (
+    NotificationMessage,
+    RequestMessage,
+    TrackedMessage,
+    give_back_unsettled,
+)
 from messaging.settlement import DeliveryTracker
 from messaging.target import Target
 from messaging.url import TransportURL
@@ -80,10 +85,11 @@ def _done() -> Future[None]:
 class _ReplyQueue:
     """A driver's ``reply_<hex>`` queue: a push consumer feeding the reply correlator."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, exchange: str) -> None:
         self._bus = bus
         self.queue_name = f"reply_{new_id()}"
-        self.correlator = ReplyCorrelator(self.queue_name)
+        self.correlator = ReplyCorrelator(
+            self.queue_name, listeners=lambda target: bus.consumers(*rpc_route(target, exchange)))
         bus.declare_queue(self.queue_name, sink=self._on_body)
 
     def _on_body(self, body: bytes) -> None:
@@ -230,11 +236,7 @@ class FakeListener(Listener):
             if self._closed:
                 return
             self._closed = True
-        unsettled = self._tracker.take_unsettled()
-        for message in unsettled:
-            message._settle(requeue=True)
-        if unsettled:
-            LOG.debug("Gave back %d unsettled message(s) at listener cleanup", len(unsettled))
+        give_back_unsettled(self._tracker)
         self._consumer.close()
         for name in self._owned_queues:
             self.bus.delete_queue(name)
@@ -273,7 +275,7 @@ class FakeDriver(Driver):
         fanout=True, competing_consumers=True, requeue=True, durable_notifications=True,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-least-once", publisher_confirms=False, brokered=False,
-        mandatory=True)
+        mandatory=True, counts_listeners=True)
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -301,7 +303,7 @@ class FakeDriver(Driver):
             with self._lock:
                 self._check_open()
                 if self._reply_queue is None:
-                    self._reply_queue = _ReplyQueue(self.bus)
+                    self._reply_queue = _ReplyQueue(self.bus, self.default_exchange)
                 replies = self._reply_queue
         return replies
 

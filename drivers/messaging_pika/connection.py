@@ -37,6 +37,7 @@ from functools import partial
 from typing import Any
 
 import pika
+import pika.exceptions
 import pika.spec
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
@@ -352,6 +353,7 @@ class PikaConnection(ConnectionBase):
 
     def _on_message(self, sub: Subscription, generation: int, _channel: Any, method: Any,
                     properties: Any, body: bytes) -> None:
+        self._count_redelivery(method.redelivered)
         self._deliver(sub, generation, Delivery(body, properties.headers, method.delivery_tag,
                                                 method.exchange, method.routing_key))
 
@@ -382,6 +384,20 @@ class PikaConnection(ConnectionBase):
             self._returned(session, method.routing_key, body)
 
     # ------------------------------------------------------------------ I/O thread: connecting
+
+    def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        probe = pika.BlockingConnection(self._parameters(host))
+        try:
+            try:
+                declared = probe.channel().queue_declare(queue=queue, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code == 404:
+                    return 0
+                raise
+            return int(declared.method.consumer_count)
+        finally:
+            if probe.is_open:
+                probe.close()
 
     def _parameters(self, host: TransportHost) -> Any:
         """pika's connection parameters for ``host`` from the settings."""

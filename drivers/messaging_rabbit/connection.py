@@ -303,6 +303,14 @@ class KombuConnection(ConnectionBase):
                 "login_method": s.rabbit_login_method, "heartbeat": s.heartbeat_timeout_threshold,
                 "ssl": self._ssl_params(host), "transport_options": options}
 
+    def _count_consumers(self, host: TransportHost, queue: str) -> int:
+        with kombu.connection.Connection(**self._connection_kwargs(host)) as probe:
+            channel = probe.channel()
+            try:
+                return int(channel.queue_declare(queue=queue, passive=True).consumer_count)
+            except amqp.exceptions.NotFound:
+                return 0
+
     def _ssl_params(self, host: TransportHost) -> Any:
         s = self.settings
         if not s.ssl:
@@ -446,6 +454,7 @@ class KombuConnection(ConnectionBase):
 
     def _on_message(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
         info = message.delivery_info
+        self._count_redelivery(info.get("redelivered"))
         self._deliver(sub, generation, Delivery(
             message.body, message.headers, info["delivery_tag"], info.get("exchange", ""),
             info.get("routing_key", "")))

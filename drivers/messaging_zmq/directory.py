@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from messaging import deadlines
+from messaging.health import DriverMonitor
 
 from .frames import Peer
 from .matchmaker import Matchmaker, MatchmakerError
@@ -53,6 +54,8 @@ class Directory:
         self._lock = threading.Lock()
         #: the last lookup error, cleared by the next successful lookup
         self.last_error: str | None = None
+        #: the driver's health monitor: the matchmaker counts as its connection
+        self.monitor: DriverMonitor | None = None
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -70,6 +73,8 @@ class Directory:
             values = self.matchmaker.lookup(key)
         except MatchmakerError as exc:
             self.last_error = str(exc)
+            if self.monitor is not None:
+                self.monitor.lost(self.matchmaker, f"the matchmaker is unreachable: {exc}")
             if cached is not None:
                 LOG.warning("Matchmaker lookup of %s failed, using the last answer: %s", key,
                             exc)
@@ -81,6 +86,8 @@ class Directory:
         else:  # "nobody" is never cached: a listener that just started must be found
             self._cache.pop(key, None)
         self.last_error = None
+        if self.monitor is not None:
+            self.monitor.connected(self.matchmaker)
         return peers
 
     def answers(self, key: str, group: str | None = ANY_GROUP) -> bool:

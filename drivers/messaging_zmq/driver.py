@@ -123,7 +123,8 @@ class ZmqDriver(Driver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         fanout=True, competing_consumers=True, requeue=False, durable_notifications=False,
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
-        notification_delivery="at-most-once", publisher_confirms=False, brokered=False)
+        notification_delivery="at-most-once", publisher_confirms=False, brokered=False,
+        counts_listeners=True)
     client_library: ClassVar[str | None] = "pyzmq"
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
@@ -136,9 +137,11 @@ class ZmqDriver(Driver):
         self._workers = ThreadPoolExecutor(max_workers=2,
                                            thread_name_prefix="messaging-zmq-matchmaker")
         self.directory = Directory(self.matchmaker, self.settings, self._workers)
+        self.directory.monitor = self.monitor
         self.registrar = Registrar(self.matchmaker, self.settings, self._workers)
         self.reply_to = f"zmq-{new_id()}"
-        self.correlator = ReplyCorrelator(self.reply_to, state=self._trouble)
+        self.correlator = ReplyCorrelator(self.reply_to, state=self._trouble, listeners=lambda t:
+                                          len(self.directory.peers(self._rpc_key(t), fresh=True)))
         self._ctx: zmq.Context[Any] | None = None
         self._loop: IOLoop | None = None
         self._dealers: Dealers | None = None

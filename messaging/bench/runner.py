@@ -3,40 +3,41 @@
 Scenarios (the client side; the server is :mod:`messaging.bench.server`):
 
 - ``call``: sequential ``RPCClient.call``; rate, and latency per call.
-- ``call-concurrent``: ``concurrency`` threads calling at once.
+- ``call-concurrent``: ``concurrency`` threads calling at once (the only
+  scenario that takes a concurrency).
 - ``cast``: sequential ``RPCClient.cast`` (each taken by the bus, confirmed
   where the driver confirms), timed until the server handled them all.
 - ``notify``: sequential ``Notifier.info``, timed until the listener
   handled them all.
 
-CPU per message is measured on each side (``os.times`` of each process);
+CPU per message is measured on each side (``os.times`` of each process) and
+on the broker when it runs on this machine (:mod:`messaging.bench.procstat`);
 with ``fake://`` both sides share one process and only the total is known.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import Any, Protocol
 
 from .. import Notifier, Target, get_notification_transport, get_rpc_client, get_rpc_transport
 from ..exceptions import MessagingException
 from ..url import TransportURL
-from . import server as bench_server
+from . import procstat
+from .protocol import ServerProcess, process_cpu
 
-__all__ = ["SCENARIOS", "BenchResult", "run_scenario"]
+__all__ = ["SCENARIOS", "BenchResult", "run_scenario", "server_command"]
 
 SCENARIOS = ("call", "call-concurrent", "cast", "notify")
 WARMUP = 50
 #: Seconds the server may take to handle what was sent before the run is declared failed.
 DRAIN_TIMEOUT = 120.0
+DEFAULT_CONCURRENCY = 8
 Progress = Callable[[int, int], None]
 
 
@@ -47,7 +48,8 @@ class BenchResult:
     Latency is per operation as the caller sees it: a call's round trip, a
     cast's or notification's hand-over to the bus. With the server in the
     same process, ``client_cpu_us`` covers both sides and ``server_cpu_us``
-    is None.
+    is None; ``broker_cpu_us`` is None when the broker is not a process of
+    this machine (or there is none).
     """
 
     scenario: str
@@ -61,16 +63,12 @@ class BenchResult:
     p99_ms: float | None
     client_cpu_us: float
     server_cpu_us: float | None
+    broker_cpu_us: float | None
     server_process: str
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
         return asdict(self)
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -80,71 +78,90 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000.0
 
 
-class _Server:
-    """The bench server, in its own process (or, for ``fake://``, a thread of this one)."""
+def server_command(topic: str, kind: str) -> list[str]:
+    """The bench server's command line: no URL on it (the URL goes in the environment)."""
+    return [sys.executable, "-m", "messaging.bench.server", topic, kind]
+
+
+class _Server(Protocol):
+    in_process: bool
+
+    def reset(self) -> None: ...
+
+    def wait(self, n: int, timeout: float) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class _LocalServer:
+    """The bench server in this process: for ``fake://``, whose bus is in memory."""
+
+    in_process = True
 
     def __init__(self, url: str, topic: str, kind: str) -> None:
-        self.in_process = TransportURL.parse(url).scheme == "fake"
-        self._to: IO[str]
-        self._from: IO[str]
-        if self.in_process:
-            r_cmd, w_cmd = os.pipe()
-            r_out, w_out = os.pipe()
-            self._to = os.fdopen(w_cmd, "w", buffering=1)
-            self._from = os.fdopen(r_out, "r", buffering=1)
-            stdin, stdout = os.fdopen(r_cmd, "r", buffering=1), os.fdopen(w_out, "w", buffering=1)
-            self._thread: threading.Thread | None = threading.Thread(
-                target=bench_server.serve, args=(url, topic, kind, stdin, stdout),
-                name="messaging-bench-server", daemon=True)
-            self._thread.start()
-            self._proc: subprocess.Popen[str] | None = None
-        else:
-            self._thread = None
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "messaging.bench.server", url, topic, kind],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-            assert self._proc.stdin is not None and self._proc.stdout is not None
-            self._to, self._from = self._proc.stdin, self._proc.stdout
-        line = self._from.readline().strip()
-        if line != "ready":
-            self.close()
-            raise MessagingException(f"the bench server did not start (it said {line!r})")
+        # Imported here: ``python -m messaging.bench.server`` must not find it imported.
+        from .server import BenchServer
 
-    def command(self, line: str) -> dict[str, Any]:
-        self._to.write(line + "\n")
-        self._to.flush()
-        answer = self._from.readline()
-        if not answer:
-            raise MessagingException("the bench server exited")
-        result: dict[str, Any] = json.loads(answer)
-        return result
+        self._server = BenchServer(url, topic, kind)
+        self._server.start()
+
+    def reset(self) -> None:
+        self._server.counter.reset()
+
+    def wait(self, n: int, timeout: float) -> dict[str, Any]:
+        handled, last = self._server.counter.wait(n, timeout)
+        return {"handled": handled, "last": last}
 
     def close(self) -> None:
-        try:
-            self._to.write("quit\n")
-            self._to.flush()
-        except (OSError, ValueError):
-            pass
-        if self._proc is not None:
-            try:
-                self._proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-        if self._thread is not None:
-            self._thread.join(30)
+        self._server.stop()
 
 
-def run_scenario(url: str, scenario: str, n: int = 2000, concurrency: int = 8,
+class _RemoteServer(ServerProcess):
+    in_process = False
+
+
+def _start_server(url: str, topic: str, kind: str) -> _Server:
+    if TransportURL.parse(url).scheme == "fake":
+        return _LocalServer(url, topic, kind)
+    return _RemoteServer(server_command(topic, kind), url)
+
+
+#: The port a broker of these schemes listens on when the URL names none.
+_DEFAULT_PORTS = {"rabbit": 5672, "kombu": 5672, "pika": 5672, "amqp": 5672}
+
+
+def _broker_pid(url: str) -> int | None:
+    """The pid of the broker of ``url`` when it is a process of this machine, else None."""
+    parsed = TransportURL.parse(url)
+    if not parsed.hosts or parsed.scheme not in _DEFAULT_PORTS:
+        return None  # in memory, brokerless (zmq) or unknown
+    host = parsed.hosts[0]
+    if (host.hostname or "localhost") not in procstat.LOOPBACK:
+        return None
+    return procstat.listening_pid(host.port or _DEFAULT_PORTS[parsed.scheme])
+
+
+def run_scenario(url: str, scenario: str, n: int = 2000, concurrency: int | None = None,
                  payload: int = 100, progress: Progress | None = None,
                  timeout: float = 30.0) -> BenchResult:
-    """Measure ``scenario`` (one of :data:`SCENARIOS`) on ``url`` with ``n`` messages."""
+    """Measure ``scenario`` (one of :data:`SCENARIOS`) on ``url`` with ``n`` messages.
+
+    ``concurrency`` (threads) applies to ``call-concurrent`` only (default
+    8); giving it for another scenario is an error, not silently ignored.
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    if concurrency is not None and scenario != "call-concurrent":
+        raise ValueError(f"--concurrency applies to the call-concurrent scenario only, not "
+                         f"to {scenario!r}")
+    threads = DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    if n < 1 or threads < 1 or payload < 0:
+        raise ValueError("n and the concurrency must be at least 1, the payload at least 0")
     topic = f"bench_{uuid.uuid4().hex[:10]}"
     data = "x" * payload
     kind = "notify" if scenario == "notify" else "rpc"
-    server = _Server(url, topic, kind)
+    server = _start_server(url, topic, kind)
+    broker = _broker_pid(url)
     latencies: list[float] = []
     try:
         if kind == "notify":
@@ -165,18 +182,19 @@ def run_scenario(url: str, scenario: str, n: int = 2000, concurrency: int = 8,
         try:
             for _ in range(WARMUP):
                 one()
-            if scenario != "call" and scenario != "call-concurrent":
-                server.command(f"wait {WARMUP} {DRAIN_TIMEOUT}")
-            server.command("reset")
-            cpu0 = _cpu()
-            began = time.perf_counter()
+            server.wait(WARMUP, DRAIN_TIMEOUT)
+            server.reset()
+            broker0 = procstat.cpu_seconds(broker) if broker else None
+            cpu0 = process_cpu()
+            began = time.monotonic()
             if scenario == "call-concurrent":
-                _concurrently(one, n, concurrency, latencies, progress)
+                _concurrently(one, n, threads, latencies, progress)
             else:
                 _sequentially(one, n, latencies, progress)
-            report = server.command(f"wait {n} {DRAIN_TIMEOUT}")
-            seconds = time.perf_counter() - began
-            client_cpu = _cpu() - cpu0
+            client_cpu = process_cpu() - cpu0
+            sent = time.monotonic()
+            report = server.wait(n, DRAIN_TIMEOUT)
+            broker1 = procstat.cpu_seconds(broker) if broker else None
         finally:
             transport.cleanup()
         if report.get("handled", 0) < n:
@@ -184,14 +202,18 @@ def run_scenario(url: str, scenario: str, n: int = 2000, concurrency: int = 8,
                                      f"messages within {DRAIN_TIMEOUT:.0f} s")
     finally:
         server.close()
-    server_cpu = None if server.in_process else float(report["cpu"])
+    seconds = max(sent, report["last"]) - began
+    if server.in_process:  # the server's CPU is in this process's figure
+        client_cpu = process_cpu() - cpu0
+    broker_cpu = None if broker0 is None or broker1 is None else broker1 - broker0
     return BenchResult(
         scenario=scenario, url=TransportURL.parse(url).render(mask=True), n=n,
-        concurrency=concurrency if scenario == "call-concurrent" else 1, payload=payload,
+        concurrency=threads if scenario == "call-concurrent" else 1, payload=payload,
         seconds=seconds, rate=n / seconds,
         p50_ms=_percentile(latencies, 0.5), p99_ms=_percentile(latencies, 0.99),
-        client_cpu_us=client_cpu / n * 1e6,  # in-process: both sides together
-        server_cpu_us=None if server_cpu is None else server_cpu / n * 1e6,
+        client_cpu_us=client_cpu / n * 1e6,
+        server_cpu_us=None if server.in_process else float(report["cpu"]) / n * 1e6,
+        broker_cpu_us=None if broker_cpu is None else broker_cpu / n * 1e6,
         server_process="same process (in-memory bus)" if server.in_process else "own process")
 
 
@@ -234,9 +256,12 @@ def _concurrently(one: Callable[[], None], n: int, concurrency: int, latencies: 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in counts]
     for t in threads:
         t.start()
-    while any(t.is_alive() for t in threads):
-        threads[0].join(0.1)
-        if progress is not None:
-            progress(done[0], n)
+    for t in threads:
+        while t.is_alive():
+            t.join(0.1)
+            if progress is not None:
+                progress(done[0], n)
+    if progress is not None:
+        progress(n, n)
     if errors:
         raise errors[0]

@@ -1,14 +1,12 @@
-"""The server side of ``messaging bench``, run as ``python -m messaging.bench.server``.
+"""The server side of ``messaging bench`` (and of ``tox -e bench``'s rows for this library).
 
-Arguments: ``URL TOPIC KIND`` with KIND ``rpc`` (an RPC server on TOPIC,
-server name ``bench``) or ``notify`` (a listener on TOPIC's ``info``).
-It prints ``ready`` once serving, then answers one command per line on
-stdin, each with one JSON line on stdout:
-
-- ``reset``: zero the handled count and the CPU clock;
-- ``wait N SECONDS``: block until N messages were handled since ``reset``
-  (or SECONDS passed), then report ``{"handled", "cpu"}``;
-- ``quit``: stop and exit.
+Run as ``python -m messaging.bench.server TOPIC KIND`` with the transport URL
+in ``$MESSAGING_BENCH_URL`` (never on the command line) and, optionally, a
+JSON ``conf`` dict in ``$MESSAGING_BENCH_CONF``. KIND ``rpc`` serves an RPC
+server on TOPIC (server name ``bench``, the threading executor), ``notify``
+a notification listener on TOPIC's ``info``. It then speaks the protocol of
+:mod:`messaging.bench.protocol`. :class:`BenchServer` is the same server in
+the caller's process, for ``fake://`` (whose bus is in memory).
 """
 
 from __future__ import annotations
@@ -16,40 +14,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
+from types import ModuleType
 from typing import Any
 
-from .. import (
-    get_notification_listener,
-    get_notification_transport,
-    get_rpc_server,
-    get_rpc_transport,
-)
-from ..notify.dispatcher import NotificationResult
-from ..server import MessageHandlingServer
-from ..target import Target
+from .protocol import CONF_ENV, URL_ENV, Counter, answer_commands
 
+__all__ = ["KINDS", "BenchEndpoint", "BenchServer", "main"]
 
-class Counter:
-    """Messages handled, with a wait for a count."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.count = 0
-
-    def add(self) -> None:
-        with self._cond:
-            self.count += 1
-            self._cond.notify_all()
-
-    def reset(self) -> None:
-        with self._cond:
-            self.count = 0
-
-    def wait(self, n: int, timeout: float) -> int:
-        with self._cond:
-            self._cond.wait_for(lambda: self.count >= n, timeout)
-            return self.count
+KINDS = ("rpc", "notify")
 
 
 class BenchEndpoint:
@@ -68,55 +40,68 @@ class BenchEndpoint:
     def info(self, ctxt: Any, publisher_id: Any, event_type: Any, payload: Any,
              metadata: Any) -> str:
         self._counter.add()
-        return NotificationResult.HANDLED
+        return "handled"  # NotificationResult.HANDLED, in this library and in oslo.messaging
 
 
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
+class BenchServer:
+    """An RPC server (``kind='rpc'``) or notification listener (``'notify'``) counting what
+    it handles.
+
+    ``api`` is the module whose oslo.messaging API builds it: this library by
+    default; ``tox -e bench`` passes ``oslo_messaging`` itself, so both rows
+    run the same server code.
+    """
+
+    def __init__(self, url: str, topic: str, kind: str, conf: Any = None,
+                 api: ModuleType | None = None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown bench server kind {kind!r}; choose from "
+                             f"{', '.join(KINDS)}")
+        if api is None:
+            import messaging
+
+            api = messaging
+        self.counter = Counter()
+        endpoint = BenchEndpoint(self.counter)
+        self._server: Any
+        if kind == "rpc":
+            self._transport = api.get_rpc_transport(conf, url=url)
+            self._server = api.get_rpc_server(self._transport,
+                                              api.Target(topic=topic, server="bench"),
+                                              [endpoint], executor="threading")
+        else:
+            self._transport = api.get_notification_transport(conf, url=url)
+            self._server = api.get_notification_listener(
+                self._transport, [api.Target(topic=topic)], [endpoint], executor="threading")
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._server.wait()
+        self._transport.cleanup()
 
 
-def serve(url: str, topic: str, kind: str, stdin: Any, stdout: Any) -> int:
-    """Serve ``topic`` on ``url`` and answer the parent's commands until ``quit``."""
-    counter = Counter()
-    endpoint = BenchEndpoint(counter)
-    server: MessageHandlingServer
-    if kind == "rpc":
-        transport = get_rpc_transport(None, url)
-        server = get_rpc_server(transport, Target(topic=topic, server="bench"), [endpoint],
-                                executor="threading")
-    else:
-        transport = get_notification_transport(None, url)
-        server = get_notification_listener(transport, [Target(topic=topic)], [endpoint],
-                                           executor="threading")
+def main(argv: list[str]) -> int:
+    """Process entry point: ``TOPIC KIND``, the URL from the environment."""
+    if len(argv) != 2 or argv[1] not in KINDS:
+        sys.stderr.write(f"usage: python -m messaging.bench.server TOPIC {{{','.join(KINDS)}}} "
+                         f"(the URL in ${URL_ENV})\n")
+        return 2
+    url = os.environ.get(URL_ENV)
+    if not url:
+        sys.stderr.write(f"messaging.bench.server: ${URL_ENV} is not set\n")
+        return 2
+    conf = json.loads(os.environ[CONF_ENV]) if os.environ.get(CONF_ENV) else None
+    server = BenchServer(url, argv[0], argv[1], conf)
     server.start()
-    stdout.write("ready\n")
-    stdout.flush()
-    cpu0 = _cpu()
     try:
-        for line in stdin:
-            words = line.split()
-            if not words:
-                continue
-            if words[0] == "reset":
-                counter.reset()
-                cpu0 = _cpu()
-                report: dict[str, Any] = {"handled": 0}
-            elif words[0] == "wait":
-                handled = counter.wait(int(words[1]), float(words[2]))
-                report = {"handled": handled, "cpu": _cpu() - cpu0}
-            elif words[0] == "quit":
-                break
-            else:
-                report = {"error": f"unknown command {words[0]!r}"}
-            stdout.write(json.dumps(report) + "\n")
-            stdout.flush()
+        answer_commands(server.counter, sys.stdin, sys.stdout)
     finally:
         server.stop()
-        server.wait()
-        transport.cleanup()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2], sys.argv[3], sys.stdin, sys.stdout))
+    sys.exit(main(sys.argv[1:]))

@@ -31,6 +31,7 @@ from ..target import Target
 from .filter import NotificationFilter
 
 if TYPE_CHECKING:
+    from ..instrument import Receipt
     from ..transport import Transport
 
 __all__ = ["BatchNotificationDispatcher", "NotificationDispatcher", "NotificationResult",
@@ -73,6 +74,8 @@ class NotificationDispatcher(Dispatcher):
     :param allow_requeue: honour ``REQUEUE`` (and requeue on exceptions).
     """
 
+    kind = "notification"
+
     def __init__(self, endpoints: Sequence[Any], serializer: Serializer | None = None,
                  targets: Sequence[Target] = (), pool: str | None = None,
                  allow_requeue: bool = False) -> None:
@@ -114,23 +117,51 @@ class NotificationDispatcher(Dispatcher):
         """Run the endpoints for each notification, then settle it (see :mod:`messaging.steps`)."""
         for message in incoming:
             notification = self._extract(message)
-            requeue = False if notification is None else (
-                yield from self._dispatch(notification))
+            if notification is None:
+                self._malformed()
+                requeue = False
+            else:
+                receipt = self._receipt(notification)
+                requeue = yield from self._dispatch(notification, receipt)
+                if receipt is not None:
+                    receipt.finish("requeued" if requeue else None)
             yield Step(_settle, [message], requeue)
 
-    def _dispatch(self, n: _Notification) -> Steps[bool]:
+    def _destination(self, priority: str) -> str:
+        """``<topic>.<priority>`` as metrics and spans name it (topics joined if several)."""
+        topics = sorted({str(t.topic) for t in self.targets})
+        return f"{','.join(topics)}.{priority}"
+
+    def _receipt(self, n: _Notification) -> Receipt | None:
+        inst = self.instrumentation
+        if inst is None:
+            return None
+        message_id = n.fields["metadata"]["message_id"]
+        return inst.receive("notify", self._destination(n.priority), n.priority,
+                            n.incoming.ctxt,
+                            message_id=message_id if isinstance(message_id, str) else None)
+
+    def _malformed(self) -> None:
+        inst = self.instrumentation
+        if inst is not None:
+            inst.dropped("notify", self._destination("unknown"))
+
+    def _dispatch(self, n: _Notification, receipt: Receipt | None = None) -> Steps[bool]:
         """Call the endpoints for one notification; True if it must be requeued."""
         f = n.fields
         for endpoint, screen, method in self._callbacks.get(n.priority, ()):
             if screen is not None and not _passes(screen, f):
                 continue
+            step = Step(method, f["ctxt"], f["publisher_id"], f["event_type"], f["payload"],
+                        f["metadata"])
             try:
-                result = yield Step(method, f["ctxt"], f["publisher_id"], f["event_type"],
-                                    f["payload"], f["metadata"])
-            except Exception:
+                result = yield step if receipt is None else receipt.step(step)
+            except Exception as exc:
                 LOG.exception("Endpoint %s failed on notification %r (%s, message_id %s)",
                               _name(endpoint), f["event_type"], n.priority,
                               f["metadata"]["message_id"])
+                if receipt is not None:
+                    receipt.failed(exc)
                 result = NotificationResult.REQUEUE
                 if not self.allow_requeue:
                     continue
@@ -215,22 +246,34 @@ class BatchNotificationDispatcher(NotificationDispatcher):
             else:
                 groups.setdefault(notification.priority, []).append(notification)
         if malformed:
+            for _message in malformed:
+                self._malformed()
             yield Step(_settle, malformed, False)
+        inst = self.instrumentation
         for priority, group in groups.items():
-            requeue = yield from self._dispatch_group(priority, group)
+            receipt = None if inst is None else inst.receive(
+                "notify", self._destination(priority), priority, None,
+                batch=[n.incoming.ctxt for n in group])
+            requeue = yield from self._dispatch_group(priority, group, receipt)
+            if receipt is not None:
+                receipt.finish("requeued" if requeue else None)
             yield Step(_settle, [n.incoming for n in group], requeue)
 
-    def _dispatch_group(self, priority: str, group: list[_Notification]) -> Steps[bool]:
+    def _dispatch_group(self, priority: str, group: list[_Notification],
+                        receipt: Receipt | None = None) -> Steps[bool]:
         """Call the endpoints with one priority's batch; True if it must be requeued."""
         for endpoint, screen, method in self._callbacks.get(priority, ()):
             batch = [n.fields for n in group if screen is None or _passes(screen, n.fields)]
             if not batch:
                 continue
+            step = Step(method, batch)
             try:
-                result = yield Step(method, batch)
-            except Exception:
+                result = yield step if receipt is None else receipt.step(step)
+            except Exception as exc:
                 LOG.exception("Endpoint %s failed on a batch of %d %s notification(s)",
                               _name(endpoint), len(batch), priority)
+                if receipt is not None:
+                    receipt.failed(exc)
                 result = NotificationResult.REQUEUE
                 if not self.allow_requeue:
                     continue

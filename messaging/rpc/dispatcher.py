@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +32,7 @@ from .policy import (
 )
 
 if TYPE_CHECKING:
+    from ..instrument import Receipt
     from ..transport import Transport
 
 __all__ = ["RPCDispatcher", "expected_exceptions",
@@ -79,6 +81,8 @@ def _expecting(exceptions: tuple[type[BaseException], ...]) -> Iterator[None]:
 
 class RPCDispatcher(Dispatcher):
     """Routes requests to endpoints; used by :func:`messaging.get_rpc_server`."""
+
+    kind = "rpc"
 
     def __init__(self, endpoints: Sequence[Any], serializer: Serializer | None = None,
                  access_policy: type[RPCAccessPolicyBase] | None = None,
@@ -129,10 +133,11 @@ class RPCDispatcher(Dispatcher):
                 for k, v in (message.get("args") or {}).items()}
         return func, ctxt, args
 
-    def _result_steps(self, incoming: Any) -> Steps[Any]:
+    def _result_steps(self, incoming: Any, receipt: Receipt | None = None) -> Steps[Any]:
         """Run the endpoint method (one step) and return its serialized result."""
         func, ctxt, args = self._bind(incoming)
-        result = yield Step(func, ctxt, **args)
+        step = Step(func, ctxt, **args)
+        result = yield step if receipt is None else receipt.step(step)
         return self.serializer.serialize_entity(ctxt, result)
 
     def dispatch(self, incoming: Any) -> Any:
@@ -157,24 +162,62 @@ class RPCDispatcher(Dispatcher):
         # A step, so that the asyncio executor starts its thread off the loop.
         monitor = (yield Step(_Heartbeat, message)) if wants_reply and getattr(
             message, "client_timeout", None) else None
+        receipt = self._receipt(message, wants_reply)
+        debug = LOG.isEnabledFor(logging.DEBUG)
+        if debug:
+            began = time.monotonic()
+            LOG.debug("Request %s: running %r", _request_id(message),
+                      message.message.get("method"))
         try:
-            reply = Reply(result=(yield from self._result_steps(message)))
+            reply = Reply(result=(yield from self._result_steps(message, receipt)))
         except ExpectedException as exc:
             inner = exc.__cause__ or exc.exc_info[1] or exc
             LOG.debug("Expected exception during message handling: %s", inner)
             reply = Reply(failure=serialize_exception(inner))
+            if receipt is not None:
+                receipt.failed(inner)
         except (NoSuchMethod, UnsupportedVersion) as exc:
             LOG.log(logging.DEBUG if str(message.message.get("method", "")).endswith(
                 "_ignore_errors") else logging.WARNING, "Refused request: %s", exc)
             reply = Reply(failure=serialize_exception(exc))
+            if receipt is not None:
+                receipt.failed(exc, "refused")
         except Exception as exc:
             LOG.exception("Exception during message handling")
             reply = Reply(failure=serialize_exception(exc))
+            if receipt is not None:
+                receipt.failed(exc)
         finally:
             if monitor is not None:
                 monitor.stop()
+        if debug:
+            LOG.debug("Request %s: %s after %.3f s%s", _request_id(message),
+                      "failed" if reply.failure is not None else "done",
+                      time.monotonic() - began, "; replying" if wants_reply else "")
         if wants_reply:
             yield Step(_send_reply, message, reply)
+        if receipt is not None:
+            receipt.finish()
+
+    def _receipt(self, message: IncomingMessage, wants_reply: bool) -> Receipt | None:
+        """The span and metrics of one request, when the transport is instrumented."""
+        inst = self.instrumentation
+        if inst is None:
+            return None
+        body = message.message
+        method = body.get("method")
+        namespace = body.get("namespace")
+        return inst.receive("call" if wants_reply else "cast",
+                            (self.target.topic if self.target is not None else None) or "",
+                            method if isinstance(method, str) else None, message.ctxt,
+                            namespace=namespace if isinstance(namespace, str) else None,
+                            message_id=getattr(message, "msg_id", None))
+
+
+def _request_id(message: IncomingMessage) -> str:
+    """A request's id for logs: the call's message id, else the unique id of a cast."""
+    return str(getattr(message, "msg_id", None) or getattr(message, "unique_id", None)
+               or "(no id)")
 
 
 def _acknowledge(message: IncomingMessage) -> bool:

@@ -11,6 +11,7 @@ from ..server import MessageHandlingServer
 from ..target import Target
 from ..transport import warn_unless_rpc
 from .dispatcher import RPCDispatcher, expected_exceptions
+from .ping import with_ping
 from .policy import RPCAccessPolicyBase, expose
 
 if TYPE_CHECKING:
@@ -45,5 +46,6 @@ def get_rpc_server(transport: Transport, target: Target, endpoints: Sequence[Any
     :class:`messaging.executors.AsyncioExecutor`). ``access_policy`` is a
     class; the default refuses methods whose names start with ``_``.
     """
-    dispatcher = RPCDispatcher(endpoints, serializer, access_policy, target=target)
+    dispatcher = RPCDispatcher(with_ping(transport.conf, endpoints), serializer, access_policy,
+                               target=target)
     return server_cls(transport, target, dispatcher, executor)

@@ -16,9 +16,6 @@ import pytest
 
 #: ``(group, option)`` -> why this library does not offer it.
 OMITTED: dict[tuple[str, str], str] = {
-    ("DEFAULT", "rpc_ping_enabled"):
-        "the oslo_rpc_server_ping endpoint is not implemented (oslo reads the option from "
-        "the global cfg.CONF only); `messaging ping` (the CLI) reports such servers",
     ("oslo_messaging_rabbit", "ssl_enforce_hostname_verification"):
         "deprecated in oslo.messaging; here the broker's certificate is checked (against "
         "the URL's host name) whenever ssl_ca_file is set",

@@ -1,4 +1,4 @@
-"""The operator's tools (call, cast, ping, notify, listen, bench) on fake://, in-process.
+"""The operator's tools (call, cast, ping, notify, listen) on fake://, in-process.
 
 ``fake://`` is one bus per process, so the servers run in this process and
 ``messaging.cli.main`` is called directly; the same tools against RabbitMQ,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -32,6 +33,15 @@ class Tools:
         self.casts.add(text)
 
 
+class Versioned:
+    """Methods of namespace ``ops`` at version 1.3."""
+
+    target = messaging.Target(namespace="ops", version="1.3")
+
+    def mul(self, ctxt, a, b):
+        return a * b
+
+
 @pytest.fixture
 def url():
     return f"fake:///cli-{uuid.uuid4().hex}"
@@ -42,7 +52,7 @@ def served(url):
     endpoint = Tools()
     transport = messaging.get_rpc_transport(None, url)
     server = messaging.get_rpc_server(transport, messaging.Target(topic="tools", server="s1"),
-                                      [endpoint])
+                                      [endpoint, Versioned()])
     with running_server(server):
         yield endpoint
     transport.cleanup()
@@ -131,17 +141,111 @@ def test_notify_with_bad_payload_exits_2(url, capsys):
     assert main(["notify", url, "alerts", "e", "--payload", "{not json"]) == 2
 
 
-@pytest.mark.parametrize("scenario", ["call", "call-concurrent", "cast", "notify"])
-def test_bench_reports_each_scenario_as_json(scenario, capsys):
-    assert main(["bench", "--url", f"fake:///bench-{uuid.uuid4().hex}", "--scenario",
-                 scenario, "-n", "200", "--concurrency", "4", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["scenario"] == scenario and result["n"] == 200
-    assert result["rate"] > 0 and result["p50_ms"] is not None
-    assert result["server_process"].startswith("same process")
+#: Every tool, with the arguments it needs after the URL.
+TOOLS = {"call": ["tools", "add"], "cast": ["tools", "note"], "ping": ["tools"],
+         "notify": ["alerts", "disk.full"], "listen": ["alerts"]}
 
 
-def test_bench_prints_a_table(capsys):
-    assert main(["bench", "--url", "fake://", "-n", "100"]) == 0
-    out = capsys.readouterr().out
-    assert "rate/s" in out and "p99 ms" in out and "call" in out
+@pytest.mark.parametrize("tool", sorted(TOOLS))
+@pytest.mark.parametrize("bad", ["fake://u:secret@host:notaport/", "nosuchbus://u:secret@h/",
+                                 "no-scheme-at-all"])
+def test_every_tool_refuses_a_bad_url_with_exit_2_and_no_password(tool, bad, capsys):
+    assert main([tool, bad, *TOOLS[tool]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"messaging {tool}: ")
+    assert "secret" not in err
+    assert ("notaport" in err) or ("nosuchbus" in err) or ("no-scheme-at-all" in err)
+
+
+def test_namespace_and_version_select_the_endpoint(url, served, capsys):
+    assert main(["call", url, "tools", "mul", "--namespace", "ops", "--version", "1.2",
+                 "--arg", "a=6", "--arg", "b=7"]) == 0
+    assert json.loads(capsys.readouterr().out) == 42
+
+
+@pytest.mark.parametrize("extra", [["--namespace", "ops", "--version", "1.4"],
+                                   ["--namespace", "ops", "--version", "2.0"],
+                                   ["--namespace", "elsewhere"]])
+def test_a_version_or_namespace_no_endpoint_has_exits_1_unsupported(url, served, extra,
+                                                                     capsys):
+    assert main(["call", url, "tools", "mul", "--arg", "a=1", "--arg", "b=1", *extra]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "UnsupportedVersion" in captured.err
+
+
+def test_a_method_of_another_namespace_is_not_reached_without_it(url, served, capsys):
+    assert main(["call", url, "tools", "mul", "--arg", "a=1", "--arg", "b=1"]) == 1
+    assert "NoSuchMethod" in capsys.readouterr().err  # the default namespace has no mul
+
+
+def test_ping_timeout_names_the_timeout(url, capsys):
+    assert main(["ping", url, "nobody", "--server", "s9", "--timeout", "0.3"]) == 3
+    err = capsys.readouterr().err
+    assert "MessagingTimeout" in err and "0.3" in err
+
+
+def _wait_until(predicate, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def test_listen_in_a_pool_shares_one_copy_with_the_pool(url, capsys):
+    """``listen --pool ops`` and a library listener of pool ``ops`` get each notification
+    once between them; a listener of pool ``audit`` gets its own copy of each."""
+
+    class Seen:
+        def __init__(self):
+            self.events = Recorder()
+
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            self.events.add(payload["n"])
+
+    mate, other = Seen(), Seen()
+    transport = messaging.get_notification_transport(None, url)
+    listeners = [messaging.get_notification_listener(
+        transport, [messaging.Target(topic="alerts")], [seen], pool=pool)
+        for seen, pool in ((mate, "ops"), (other, "audit"))]
+    status: list[int] = []
+    cli = threading.Thread(target=lambda: status.append(main(
+        ["listen", url, "alerts", "--pool", "ops", "--json", "--count", "1"])), daemon=True)
+    out: list[str] = []
+    err: list[str] = []
+
+    def captured() -> None:
+        got = capsys.readouterr()
+        out.extend(got.out.splitlines())
+        err.append(got.err)
+
+    for listener in listeners:
+        listener.start()
+    try:
+        cli.start()
+        _wait_until(lambda: captured() or "listening to alerts in pool ops" in "".join(err),
+                    "the CLI listener to subscribe")
+        sent = 0
+        printed: list[int] = []
+        while not printed and sent < 20:  # one at a time: the pool's members take turns
+            assert main(["notify", url, "alerts", "e", "--payload",
+                         json.dumps({"n": sent})]) == 0
+            sent += 1
+
+            def accounted(expected: int = sent) -> bool:
+                captured()
+                printed[:] = [json.loads(line)["payload"]["n"] for line in out
+                              if line.startswith("{")]
+                return len(printed) + len(mate.events.items) == expected
+            _wait_until(accounted, f"notification {sent - 1} to reach one pool member")
+        cli.join(10)
+        assert sorted(other.events.wait_count(sent)) == list(range(sent))
+    finally:
+        for listener in listeners:
+            listener.stop()
+            listener.wait()
+        transport.cleanup()
+    assert status == [0]
+    assert len(printed) == 1
+    assert sorted(printed + mate.events.items) == list(range(sent))

@@ -54,7 +54,7 @@ def test_deadline_ends_the_future_by_itself():
     assert 0.25 <= time.monotonic() - began < 3
     text = str(info.value)
     assert "m1" in text and "reply_abc" in text and "'ping'" in text and "topic=t" in text
-    assert "not confirmed by the bus" in text
+    assert "the bus did not accept the request" in text
     assert len(c) == 0
 
 
