@@ -12,6 +12,7 @@ Exit status: 0 success, 1 the server raised (the remote error is printed),
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -65,9 +66,7 @@ def _drivers() -> int:
             except metadata.PackageNotFoundError:
                 client = f"{cls.client_library} (not installed)"
         caps = cls.capabilities
-        flags = [f for f in ("fanout", "competing_consumers", "requeue",
-                             "durable_notifications", "call_monitor", "pools",
-                             "publisher_confirms", "brokered") if getattr(caps, f)]
+        flags = [f.name for f in dataclasses.fields(caps) if getattr(caps, f.name) is True]
         rows.append((d.scheme, f"{d.distribution} {d.version}", client,
                      f"rpc {caps.rpc_delivery}, notifications {caps.notification_delivery}; "
                      + ", ".join(flags)))

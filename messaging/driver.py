@@ -71,6 +71,7 @@ __all__ = [
     "wait_future",
 ]
 
+#: A delivery guarantee: a message is handled at most once, or at least once.
 Delivery = Literal["at-most-once", "at-least-once"]
 T = TypeVar("T")
 
@@ -331,6 +332,19 @@ class Driver(abc.ABC):
         """Like :meth:`notify`, returning a future that completes once the bus took it."""
         return self._run_in_pool(lambda: self.notify(target, ctxt, message, version=version,
                                                      retry=retry), MessageDeliveryFailure)
+
+    def offload(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn``, a blocking step of a verb, on the driver's pool; return its future.
+
+        For a driver whose future verbs are native but whose client library
+        blocks (a write that may wait for a lock or a socket): ``submit_*``
+        hands that step here and returns at once, so it never waits on the
+        caller's event loop. The pool is the one behind the default
+        ``submit_*`` (:attr:`submit_workers` threads). A step the pool never
+        ran, because the driver was cleaned up first, ends its future with
+        ``MessageDeliveryFailure``.
+        """
+        return self._run_in_pool(fn, MessageDeliveryFailure)
 
     def _run_in_pool(self, fn: Callable[[], T], unsent: Callable[[str], Exception],
                      ) -> Future[T]:

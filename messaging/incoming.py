@@ -19,7 +19,7 @@ from .driver import IncomingMessage, Reply, RpcIncomingMessage
 from .envelope import Request, build_heartbeat, wrap, wrap_reply
 from .settlement import DeliveryTracker
 
-__all__ = ["NotificationMessage", "RequestMessage", "TrackedMessage"]
+__all__ = ["NotificationMessage", "RequestMessage", "TrackedMessage", "give_back_unsettled"]
 
 LOG = logging.getLogger(__name__)
 
@@ -97,3 +97,19 @@ class RequestMessage(TrackedMessage, RpcIncomingMessage):
         ``final`` tells the answer from a heartbeat: drivers may retry the
         answer while the reply queue is missing, and drop a heartbeat.
         """
+
+
+def give_back_unsettled(tracker: DeliveryTracker[TrackedMessage]) -> int:
+    """Give back to the bus every message of ``tracker`` still unsettled; return how many.
+
+    What ``Listener.cleanup`` owes the bus: messages handed out by ``poll``
+    and never acknowledged or requeued go back for redelivery, as an AMQP
+    channel's do when it closes. They count as settled afterwards, so a
+    late ``acknowledge`` from an executor thread does nothing.
+    """
+    unsettled = tracker.take_unsettled()
+    for message in unsettled:
+        message._settle(requeue=True)
+    if unsettled:
+        LOG.debug("Gave back %d unsettled message(s) at listener cleanup", len(unsettled))
+    return len(unsettled)

@@ -7,7 +7,8 @@ Usage in a Markdown page::
 
 It lists every group of :func:`messaging.options.all_option_groups` (the
 core's and every installed driver's), each option with its type, default
-and help text.
+and help text. Given group names (``{messaging-options} oslo_messaging_rabbit``)
+it renders only those groups, without section titles (for a driver's page).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
+from rst_block import render
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -39,15 +40,27 @@ class OptionsDirective(SphinxDirective):
     """Render one table per option group."""
 
     has_content = False
+    optional_arguments = 10
 
     def run(self) -> list[nodes.Node]:
         from messaging.options import all_option_groups
 
+        groups = all_option_groups()
+        wanted = list(self.arguments)
+        unknown = [g for g in wanted if g not in groups]
+        if unknown:
+            raise self.error(f"no option group {', '.join(unknown)}; installed: "
+                             f"{', '.join(sorted(groups))}")
         lines: list[str] = []
-        for group, options in sorted(all_option_groups().items(),
+        for group, options in sorted(groups.items(),
                                      key=lambda kv: (kv[0] != "DEFAULT", kv[0])):
-            lines += [f"``[{group}]``", "~" * (len(group) + 6), "",
-                      ".. list-table::", "   :header-rows: 1", "   :widths: 25 10 15 50", "",
+            if wanted and group not in wanted:
+                continue
+            if not wanted:
+                lines += [f"``[{group}]``", "~" * (len(group) + 6), ""]
+            elif len(wanted) > 1:
+                lines += [f".. rubric:: ``[{group}]``", ""]
+            lines += [".. list-table::", "   :header-rows: 1", "   :widths: 25 10 15 50", "",
                       "   * - option", "     - type", "     - default", "     - meaning"]
             for o in options:
                 help_text = o.help
@@ -58,11 +71,7 @@ class OptionsDirective(SphinxDirective):
                 lines += [f"   * - ``{o.name}``", f"     - {o.type.__name__}",
                           f"     - {_cell(_default(o))}", f"     - {_cell(help_text)}"]
             lines.append("")
-        container = nodes.section()
-        container.document = self.state.document
-        self.state.nested_parse(StringList(lines, source="messaging-options"),
-                                self.content_offset, container)
-        return list(container.children)
+        return render(self, lines)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from messaging.envelope import (
     unwrap,
 )
 from messaging.incoming import NotificationMessage as _NotificationMessage
-from messaging.incoming import RequestMessage, TrackedMessage
+from messaging.incoming import RequestMessage, TrackedMessage, give_back_unsettled
 from messaging.settlement import DeliveryTracker
 
 from .codec import decode_body, encode_body
@@ -318,8 +318,7 @@ class AmqpListener(Listener):
             return
         self._cleaned = True
         self.stop()
-        for message in self._tracker.take_unsettled():
-            message._settle(requeue=True)
+        give_back_unsettled(self._tracker)
         self._conn.close()
         if self._on_cleanup is not None:
             self._on_cleanup(self)

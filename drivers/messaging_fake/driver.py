@@ -56,7 +56,12 @@ from messaging.exceptions import (
     MessageDeliveryFailure,
     MessageUndeliverable,
 )
-from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
+from messaging.incoming import (
+    NotificationMessage,
+    RequestMessage,
+    TrackedMessage,
+    give_back_unsettled,
+)
 from messaging.settlement import DeliveryTracker
 from messaging.target import Target
 from messaging.url import TransportURL
@@ -205,8 +210,9 @@ class FakeListener(Listener):
                     message = self._parser(_Delivery(self.bus, queue, stored), stored.body,
                                            self._tracker)
                 except Exception as exc:  # MalformedMessage, undecodable bytes...
-                    LOG.warning("Dropping a malformed message from queue %s: %s (body %r)",
-                                queue.name, exc, stored.body[:200])
+                    LOG.warning("Dropping a malformed message (%d bytes) from queue %s: %s",
+                                len(stored.body), queue.name, exc)
+                    LOG.debug("The dropped message began %r", stored.body[:200])
                     continue
                 if self._tracker.is_duplicate(message.unique_id):
                     LOG.warning("Dropping a duplicate of message %s from queue %s",
@@ -230,11 +236,7 @@ class FakeListener(Listener):
             if self._closed:
                 return
             self._closed = True
-        unsettled = self._tracker.take_unsettled()
-        for message in unsettled:
-            message._settle(requeue=True)
-        if unsettled:
-            LOG.debug("Gave back %d unsettled message(s) at listener cleanup", len(unsettled))
+        give_back_unsettled(self._tracker)
         self._consumer.close()
         for name in self._owned_queues:
             self.bus.delete_queue(name)

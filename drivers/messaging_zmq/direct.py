@@ -2,24 +2,28 @@
 
 A synchronous ``call`` through the I/O thread costs two thread hand-offs
 (the request to the I/O thread, the reply back), each worth more than the
-ZeroMQ round trip itself. So a thread that calls or casts synchronously to
-a server the I/O thread already reached gets DEALERs of its own, one per
-server endpoint, used by that thread alone: it sends the request and waits
-for the reply on its socket (``zmq_poll``, with a wake-up pipe that
-``Driver.cleanup`` writes), feeding the reply to the core's
-:class:`~messaging.correlation.ReplyCorrelator` like any other.
+ZeroMQ round trip itself. So a thread that calls or casts synchronously
+gets DEALERs of its own, one per server endpoint, used by that thread
+alone: it sends the request and waits for the reply on its socket
+(``zmq_poll``, with a wake-up pipe that ``Driver.cleanup`` writes), feeding
+the reply to the core's :class:`~messaging.correlation.ReplyCorrelator`
+like any other. One connection per thread and server also keeps a thread's
+casts to a server in order (a ROUTER takes turns between connections, so
+two would mix them): a socket still connecting, or whose queue is full
+(``IMMEDIATE``: the send would block), is waited for, not bypassed.
 
-Everything that needs more than that falls back to the I/O thread: a
-server not known to be reachable yet (the I/O thread's monitored DEALER
-finds out), a thread socket still connecting or whose queue is full
-(``IMMEDIATE``: the send would block), futures, fanout, notifications.
+The I/O thread's monitored DEALER to the same server tells whether it is
+reachable; a message for a server found unreachable, futures, fanout and
+notifications go through the I/O thread.
 
 A thread keeps at most :data:`MAX_PER_THREAD` such sockets (least recently
 used go first); its socket to a server marked down is closed when a send on
-it fails; a thread's sockets are closed when the thread ends, and all of
-them at cleanup (each under its thread's lock, so never while the thread
-uses it). This costs one connection per calling
-thread and server, which is the price of the round trip without hand-offs.
+it fails (dropping what it queued: nobody would take it); a thread's
+sockets are closed when the thread ends, and all of them at cleanup (each
+under its thread's lock, so never while the thread uses it), in both cases
+with ``zmq_linger``, so casts already queued still go out. This costs one
+connection per calling thread and server, which is the price of the round
+trip without hand-offs.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ LOG = logging.getLogger(__name__)
 
 #: DEALERs one thread keeps for direct calls (least recently used are closed).
 MAX_PER_THREAD = 32
+#: What a direct call polls: its socket and the driver's closing pipe (``zmq_poll`` items).
+PollItems = list[tuple[Any, int]]
 
 
 class ThreadDealers:
@@ -49,27 +55,26 @@ class ThreadDealers:
     def __init__(self) -> None:
         #: held by the owning thread while it uses the sockets, and by cleanup to close them
         self.lock = threading.Lock()
-        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], zmq.Poller]] = \
+        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], PollItems]] = \
             collections.OrderedDict()
         self.closed = False
 
     def close(self) -> None:
-        """Close every socket (caller holds :attr:`lock`)."""
+        """Close every socket (caller holds :attr:`lock`); what is queued still goes out."""
         self.closed = True
-        for sock, _poller in self.sockets.values():
-            sock.close(linger=0)
-        self.sockets.clear()
+        _close_sockets(self.sockets)
 
     def drop(self, endpoint: str) -> None:
-        """Close the socket to ``endpoint`` (caller holds :attr:`lock`)."""
+        """Close the socket to an unreachable ``endpoint``, dropping what it queued (lock held)."""
         entry = self.sockets.pop(endpoint, None)
         if entry is not None:
             entry[0].close(linger=0)
 
 
-def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], zmq.Poller]]) -> None:
-    for sock, _poller in sockets.values():
-        sock.close(linger=0)
+def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], PollItems]]) -> None:
+    """Close ``sockets`` with their linger (``zmq_linger``): casts already queued still go."""
+    for sock, _items in sockets.values():
+        sock.close()
     sockets.clear()
 
 
@@ -96,8 +101,8 @@ class ThreadSockets:
         return dealers
 
     def socket(self, dealers: ThreadDealers, ctx: zmq.Context[Any], endpoint: str,
-               ) -> tuple[zmq.Socket[bytes], zmq.Poller]:
-        """The thread's DEALER to ``endpoint`` and a poller on it and the wake-up pipe.
+               ) -> tuple[zmq.Socket[bytes], PollItems]:
+        """The thread's DEALER to ``endpoint`` and ``zmq_poll`` items for it and the wake-up pipe.
 
         The caller holds ``dealers.lock``. A new socket starts connecting; a
         send before it is connected fails with ``EAGAIN`` (``IMMEDIATE``).
@@ -107,16 +112,14 @@ class ThreadSockets:
             dealers.sockets.move_to_end(endpoint)
             return entry
         while len(dealers.sockets) >= MAX_PER_THREAD:
-            _endpoint, (old, _poller) = dealers.sockets.popitem(last=False)
-            old.close(linger=0)
+            _endpoint, (old, _items) = dealers.sockets.popitem(last=False)
+            old.close()  # with its linger: what it queued still goes
         sock = new_socket(ctx, zmq.DEALER, self._settings)
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.connect(endpoint)
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        poller.register(self._wake_fd, zmq.POLLIN)
-        dealers.sockets[endpoint] = (sock, poller)
-        return sock, poller
+        items: PollItems = [(sock, zmq.POLLIN), (self._wake_fd, zmq.POLLIN)]
+        dealers.sockets[endpoint] = (sock, items)
+        return sock, items
 
     def close_all(self, timeout: float) -> bool:
         """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go.

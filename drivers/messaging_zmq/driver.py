@@ -24,11 +24,11 @@ ReplyCorrelator`; received messages the core's :mod:`messaging.incoming`.
 
 Threads: one I/O thread per driver owns the client's shared sockets (a
 monitored DEALER per server, the fanout XPUB) and serves the future verbs;
-a synchronous call or cast to a server already reached goes out on the
-calling thread's own DEALER and waits for its reply there
-(:mod:`messaging_zmq.direct`); a listener's sockets are used by whichever
-thread holds its lock (:mod:`messaging_zmq.listener`). No socket is ever
-used by two threads at once.
+a synchronous call or cast goes out on the calling thread's own DEALER
+(so one thread's casts to a server keep their order) and waits for its
+reply there (:mod:`messaging_zmq.direct`); a listener's sockets are used
+by whichever thread holds its lock (:mod:`messaging_zmq.listener`). No
+socket is ever used by two threads at once.
 
 Guarantees (``capabilities``): at-most-once for requests and notifications,
 nothing kept for a listener that does not exist yet, no requeue. A call to
@@ -81,7 +81,7 @@ from messaging.target import Target
 from messaging.url import TransportURL
 
 from .connection import IOLoop
-from .direct import ThreadDealers, ThreadSockets
+from .direct import PollItems, ThreadDealers, ThreadSockets
 from .directory import ANY_GROUP, Directory
 from .frames import (
     CALL,
@@ -101,7 +101,7 @@ from .matchmaker import Matchmaker, MatchmakerError, load_matchmaker
 from .options import Settings, load_settings
 from .peers import Dealers, Outgoing, Publisher
 from .registry import Registrar, Registration
-from .sockets import readable
+from .sockets import recv_frames
 
 __all__ = ["ZmqDriver"]
 
@@ -111,6 +111,10 @@ _MONITOR_SLICE = 0.25
 #: Seconds cleanup waits for a thread to let go of its direct sockets.
 _CLOSE_WAIT = 5.0
 _MAX_KEYS = 4096
+_NOBLOCK = int(zmq.NOBLOCK)
+zmq_poll = zmq.zmq_poll
+#: What :meth:`ZmqDriver._send_direct` did.
+_SENT, _LATE, _DETOUR = object(), object(), object()
 
 
 class ZmqDriver(Driver):
@@ -145,7 +149,7 @@ class ZmqDriver(Driver):
         self._listeners: set[ZmqListener] = set()
         self._closing_r, self._closing_w = os.pipe()
         self._direct = ThreadSockets(self.settings, self._closing_r)
-        self._keys: dict[Target, str] = {}
+        self._keys: dict[tuple[str | None, str | None, str | None], str] = {}
         self._hooks = _ZmqTestingHooks(self)
 
     # -- sockets and threads ----------------------------------------------------------
@@ -231,6 +235,7 @@ class ZmqDriver(Driver):
             frame = parse_reply(unwrap(decode(parse_reply_frame(frames))))
         except BadFrames as exc:
             LOG.warning("Dropping a reply that is not from a messaging zmq server: %s", exc)
+            LOG.debug("The dropped reply began %r", exc.sample)
             return
         except MalformedMessage as exc:
             LOG.warning("Dropping a malformed reply: %s", exc)
@@ -238,11 +243,16 @@ class ZmqDriver(Driver):
         self.correlator.deliver(frame)
 
     def _rpc_key(self, target: Target) -> str:
-        key = self._keys.get(target)
+        """The matchmaker key of ``target``, cached by the fields it is made of.
+
+        (Targets hash by identity, and every send hands the driver a fresh copy.)
+        """
+        fields = (target.exchange, target.topic, target.server)
+        key = self._keys.get(fields)
         if key is None:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.clear()
-            key = self._keys[target] = rpc_key(target, self.default_exchange)
+            key = self._keys[fields] = rpc_key(target, self.default_exchange)
         return key
 
     # -- sending through the I/O thread -----------------------------------------------
@@ -348,10 +358,12 @@ class ZmqDriver(Driver):
              retry: int | None = None) -> Reply:
         """Send a request and wait for its reply, on this thread's own socket when it can.
 
-        The request goes out on the calling thread's DEALER to a server the
-        I/O thread already reached, and the reply is read there; otherwise
-        (first contact, connecting, queue full) the I/O thread sends it.
-        Either way the core's correlator ends the call at its deadline.
+        The request goes out on the calling thread's own DEALER to the
+        server (waiting while that socket connects or its queue is full, see
+        :meth:`_send_direct`), and the reply is read there; the I/O thread's
+        monitored DEALER finds out meanwhile whether a new server is
+        reachable, and sends the request elsewhere if it is not. Either way
+        the core's correlator ends the call at its deadline.
         """
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
@@ -364,6 +376,7 @@ class ZmqDriver(Driver):
         if peer is None:
             return super().call(target, ctxt, message, timeout=timeout,
                                 call_monitor_timeout=call_monitor_timeout, retry=retry)
+        self._probe(peer.endpoint)
         method = message.get("method")
         msg_id = new_id()
         body = self._body(build_request(message, ctxt, msg_id=msg_id, reply_q=self.reply_to,
@@ -371,51 +384,100 @@ class ZmqDriver(Driver):
         deadline = time.monotonic() + max(timeout, 0.0)
         future = self.correlator.register(msg_id, timeout, call_monitor_timeout,
                                           target=target, method=method)
-        if not self.directory.is_up(peer.endpoint):  # first contact: the I/O thread's dealer
-            self._queue_call(target, msg_id, key, body, deadline, method, peer)
-        else:
-            dealers = self._direct.mine()
-            with dealers.lock:
-                if dealers.closed or self._closed:
-                    future.cancel()
-                    self._check_open()
-                sock, poller = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
-                try:
-                    sock.send(pack(CALL, key, body), zmq.NOBLOCK)
-                except zmq.ZMQError:  # connecting, queue full, or gone: the I/O thread sends
-                    self._forget_if_down(dealers, peer.endpoint)
-                    self._queue_call(target, msg_id, key, body, deadline, method, peer)
-                else:
-                    self.correlator.sent(msg_id)
-                    self._await_reply(sock, poller, future, deadline, call_monitor_timeout)
+        dealers = self._direct.mine()
+        with dealers.lock:
+            if dealers.closed or self._closed:
+                future.cancel()
+                self._check_open()
+            sock, items = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+            sent = self._send_direct(sock, pack(CALL, key, body), peer.endpoint, deadline)
+            if sent is _SENT:
+                self.correlator.sent(msg_id)
+                self._await_reply(sock, items, future, deadline, call_monitor_timeout)
+            elif sent is _DETOUR:  # unreachable, or the socket failed: the I/O thread
+                self._forget_if_down(dealers, peer.endpoint)
+                self._queue_call(target, msg_id, key, body, deadline, method, peer)
+            # _LATE: never sent; the correlator ends the call at its deadline
         if future.done():
             return future.result()  # the reply, or MessagingTimeout from the correlator
         return wait_future(future, max(deadline - time.monotonic(), 0.0) + self.call_grace,
                            f"reply to a call to {target} not delivered in time")
+
+    def _probe(self, endpoint: str) -> None:
+        """Until ``endpoint`` is known reachable, have the I/O thread find out (its monitored
+        DEALER marks it up or down) while this thread connects a socket of its own."""
+        if not self.directory.is_up(endpoint):
+            loop = self.io_loop
+            dealers = self._dealers
+            assert dealers is not None
+            loop.submit(partial(dealers.probe, endpoint))
+
+    def _send_direct(self, sock: zmq.Socket[bytes], frame: bytes, endpoint: str,
+                     deadline: float) -> object:
+        """Send ``frame`` on this thread's socket to ``endpoint`` (its lock held).
+
+        While the socket still connects or its queue is full, wait for it
+        (until ``deadline``) rather than hand the message to the I/O thread:
+        another connection would let it overtake, or be overtaken by, this
+        thread's other messages to the same server, and waiting is the
+        back-pressure a full queue asks for. Returns ``_SENT``, ``_LATE``
+        (the deadline passed first) or ``_DETOUR`` (the server is known
+        unreachable or the socket failed: the I/O thread picks a server).
+        """
+        items: PollItems | None = None
+        while True:
+            try:
+                sock.send(frame, _NOBLOCK)
+                return _SENT
+            except zmq.Again:
+                pass
+            except zmq.ZMQError:
+                return _DETOUR
+            if self._closed or self.directory.is_down(endpoint):
+                return _DETOUR
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _LATE
+            if items is None:
+                items = [(sock, zmq.POLLOUT), (self._closing_r, zmq.POLLIN)]
+            zmq_poll(items, int(min(left, _MONITOR_SLICE) * 1000) + 1)
 
     def _forget_if_down(self, dealers: ThreadDealers, endpoint: str) -> None:
         """Close this thread's socket to a server known to be unreachable (lock held)."""
         if self.directory.is_down(endpoint):
             dealers.drop(endpoint)
 
-    def _await_reply(self, sock: zmq.Socket[bytes], poller: zmq.Poller,
+    def _await_reply(self, sock: zmq.Socket[bytes], items: PollItems,
                      future: Future[Reply], deadline: float, monitor: float | None) -> None:
-        """Read this thread's socket until ``future`` is done (reply, deadline, cleanup)."""
+        """Read this thread's socket until ``future`` is done (reply, deadline, cleanup).
+
+        One message per wake-up: usually the reply, and ``zmq_poll`` is level-triggered,
+        so anything else waiting (a late reply of an earlier call) wakes the next turn.
+        """
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return  # the correlator's timer ends the future
             if monitor:
                 left = min(left, _MONITOR_SLICE)
-            if poller.poll(int(left * 1000) + 1):
-                while readable(sock):
-                    self._on_reply(sock.recv_multipart())
+            if zmq_poll(items, int(left * 1000) + 1):
+                try:
+                    frames = recv_frames(sock)
+                except zmq.Again:  # only the closing pipe fired
+                    pass
+                else:
+                    self._on_reply(frames)
             if future.done() or self._closed:
                 return
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None) -> None:
-        """Hand a request to a server, on this thread's own socket when it can (as :meth:`call`)."""
+        """Hand a request to a server on this thread's own socket (as :meth:`call`).
+
+        So a thread's casts to one server keep their order: they share one
+        connection, and a full queue makes the next one wait (up to
+        ``zmq_send_timeout``) instead of taking another.
+        """
         self._check_open()
         if target.fanout:
             super().cast(target, ctxt, message, retry=retry)
@@ -430,24 +492,27 @@ class ZmqDriver(Driver):
             return
         body = self._body(build_request(message, ctxt))
         frame = pack(CAST, key, body)
-        if self.directory.is_up(peer.endpoint):
-            dealers = self._direct.mine()
-            with dealers.lock:
-                if not dealers.closed and not self._closed:
-                    sock, _poller = self._direct.socket(dealers, self.zmq_context,
-                                                        peer.endpoint)
-                    try:
-                        sock.send(frame, zmq.NOBLOCK)
-                        return
-                    except zmq.ZMQError:  # connecting, queue full or gone: the I/O thread
-                        self._forget_if_down(dealers, peer.endpoint)
-        sent: Future[None] = Future()
-        out = Outgoing(key, ANY_GROUP, [frame],
-                       time.monotonic() + self.settings.zmq_send_timeout, sent, "cast",
+        deadline = time.monotonic() + self.settings.zmq_send_timeout
+        self._probe(peer.endpoint)
+        dealers = self._direct.mine()
+        with dealers.lock:
+            if not dealers.closed and not self._closed:
+                sock, _items = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+                sent = self._send_direct(sock, frame, peer.endpoint, deadline)
+                if sent is _SENT:
+                    return
+                if sent is _LATE:
+                    raise MessageDeliveryFailure(
+                        f"Could not send the cast of {message.get('method')!r} to {target}: "
+                        f"the server at {peer.endpoint} took nothing for zmq_send_timeout "
+                        f"({self.settings.zmq_send_timeout:g} s)")
+                self._forget_if_down(dealers, peer.endpoint)
+        sent_future: Future[None] = Future()
+        out = Outgoing(key, ANY_GROUP, [frame], deadline, sent_future, "cast",
                        message.get("method"), target)
         self._expire_at_deadline(out)
         self._send_to(peer, out)
-        sent.result()
+        sent_future.result()
 
     def submit_cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, retry: int | None = None) -> Future[None]:

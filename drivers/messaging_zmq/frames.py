@@ -42,7 +42,16 @@ REPLY = PROTOCOL + b" reply\n"
 
 
 class BadFrames(ValueError):
-    """Frames that are not a message of this driver."""
+    """Frames that are not a message of this driver.
+
+    The text says why, never what the bytes were (they may be anybody's
+    data, and logs at WARNING carry no message contents); :attr:`sample`
+    keeps the first bytes for a DEBUG log.
+    """
+
+    def __init__(self, reason: str, sample: bytes = b"") -> None:
+        super().__init__(reason)
+        self.sample = sample
 
 
 def _part(text: str) -> str:
@@ -87,14 +96,14 @@ def unpack(frame: bytes) -> tuple[bytes, str, bytes]:
     head, newline, body = frame.partition(b"\n")
     parts = head.split(b" ")
     if not newline or len(parts) != 3 or parts[0] != PROTOCOL:
-        raise BadFrames(f"{head[:64]!r} is not a {PROTOCOL.decode()} <kind> <key> header")
+        raise BadFrames(f"no {PROTOCOL.decode()} <kind> <key> header", head[:64])
     kind, key = parts[1], parts[2]
     if kind not in KINDS:
-        raise BadFrames(f"unknown message kind {kind[:32]!r}")
+        raise BadFrames(f"unknown message kind ({len(kind)} bytes)", kind[:32])
     try:
         text = key.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadFrames("key is not UTF-8") from None
+        raise BadFrames("key is not UTF-8", key[:64]) from None
     return kind, text, body
 
 
@@ -106,7 +115,8 @@ def reply(body: bytes) -> bytes:
 def parse_reply_frame(frames: list[bytes]) -> bytes:
     """The body of a reply; :class:`BadFrames` if ``frames`` is not one."""
     if len(frames) != 1 or not frames[0].startswith(REPLY):
-        raise BadFrames(f"{len(frames)} frame(s) starting {frames[0][:32]!r}, not a reply")
+        raise BadFrames(f"{len(frames)} frame(s) without the reply header",
+                        frames[0][:32] if frames else b"")
     return frames[0][len(REPLY):]
 
 

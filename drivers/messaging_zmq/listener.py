@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from concurrent.futures import Future
@@ -64,7 +65,7 @@ from .frames import (
     unpack,
 )
 from .registry import Registration
-from .sockets import Endpoint, bind_random, new_socket, readable
+from .sockets import Endpoint, bind_random, new_socket, readable, recv_frames
 
 if TYPE_CHECKING:
     from .driver import ZmqDriver
@@ -76,6 +77,8 @@ _HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_
                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 #: Seconds cleanup waits for a poll in another thread to notice the stop.
 _POLLERS_GONE = 5.0
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
 
 
 def _fd(sock: zmq.Socket[bytes]) -> int:
@@ -141,14 +144,18 @@ class ZmqListener(Listener):
         self._monitors: list[tuple[zmq.Socket[bytes], Endpoint, int]] = []
         #: (socket, its ZMQ_FD, whether it is the ROUTER) in reading order
         self._readers: list[tuple[zmq.Socket[bytes], int, bool]] = []
-        self._poller = zmq.Poller()
+        # Plain descriptors (ZMQ_FD, the wake-up pipe): the OS poll, not zmq_poll, which
+        # would touch the sockets while another thread may be using them.
+        self._poller = select.poll()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._poller.register(self._wake_r, zmq.POLLIN)
+        self._poller.register(self._wake_r, select.POLLIN)
         self._router_fd = -1
         #: descriptors of the sockets that may have something to read (lock held)
         self._unread: set[int] = set()
+        #: of those, the ones whose descriptor fired: most likely a message (lock held)
+        self._fired: set[int] = set()
         self.router_endpoint: Endpoint | None = None
         self.sub_endpoint: Endpoint | None = None
         self.registration: Registration | None = None
@@ -177,11 +184,11 @@ class ZmqListener(Listener):
     def _watch(self, sock: zmq.Socket[bytes], endpoint: Endpoint) -> None:
         fd = _fd(sock)
         self._readers.append((sock, fd, sock.type == zmq.ROUTER))
-        self._poller.register(fd, zmq.POLLIN)
+        self._poller.register(fd, select.POLLIN)
         monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED | zmq.EVENT_DISCONNECTED)
         monitor_fd = _fd(monitor)
         self._monitors.append((monitor, endpoint, monitor_fd))
-        self._poller.register(monitor_fd, zmq.POLLIN)
+        self._poller.register(monitor_fd, select.POLLIN)
         self._unread |= {fd, monitor_fd}
         if sock.type == zmq.ROUTER:
             self._router_fd = fd
@@ -195,7 +202,7 @@ class ZmqListener(Listener):
         arrives, so the others need no look. Caller holds the lock.
         """
         got: list[tuple[bytes | None, bytes]] = []
-        unread = self._unread
+        unread, fired = self._unread, self._fired
         for monitor, endpoint, fd in self._monitors:
             if fd in unread:
                 while readable(monitor):
@@ -204,13 +211,23 @@ class ZmqListener(Listener):
         for sock, fd, routed in self._readers:
             if fd not in unread:
                 continue
+            # A socket whose descriptor fired is read at once (no ZMQ_EVENTS first: it
+            # nearly always holds a message); after that, ask before each read.
+            ask = fd not in fired
             while len(got) < limit:
-                if not readable(sock):
+                if ask and not readable(sock):
                     unread.discard(fd)
                     break
-                item = self._accept(sock.recv_multipart(), routed)
+                ask = True
+                try:
+                    frames = recv_frames(sock)
+                except zmq.Again:
+                    unread.discard(fd)
+                    break
+                item = self._accept(frames, routed)
                 if item is not None:
                     got.append(item)
+        fired.clear()
         return got
 
     def _on_monitor(self, event: Any, endpoint: Endpoint) -> None:
@@ -231,8 +248,10 @@ class ZmqListener(Listener):
                 frame = frame[frame.index(b"\0") + 1:]
             kind, key, body = unpack(frame)
         except (BadFrames, ValueError) as exc:
-            LOG.warning("Dropping a message that is not from a messaging zmq client on %s: %s",
-                        self.what, exc)
+            LOG.warning("Dropping a %d-byte message that is not from a messaging zmq client "
+                        "on %s: %s", sum(len(f) for f in frames[routed:]), self.what, exc)
+            LOG.debug("The dropped message began %r",
+                      getattr(exc, "sample", b"") or (frames[-1][:64] if frames else b""))
             return None
         if key not in self._keys or kind not in self._kinds:
             LOG.warning("Dropping a %s message for %s on %s (it serves %s); a stale "
@@ -284,7 +303,8 @@ class ZmqListener(Listener):
                          self.what)
                 return
             try:
-                router.send_multipart([identity, reply(body)], zmq.NOBLOCK)
+                router.send(identity, _SNDMORE_NOBLOCK)
+                router.send(reply(body), _NOBLOCK)
             except zmq.ZMQError as exc:
                 if is_unreachable(exc):
                     LOG.info("Reply to message ID %s dropped: the caller disconnected",
@@ -304,8 +324,8 @@ class ZmqListener(Listener):
         """Up to ``max_messages`` messages, waiting up to ``timeout`` (None: until stopped)."""
         if self._stopped:
             return []
-        deadline = None if timeout is None else time.monotonic() + timeout
         limit = max(1, max_messages)
+        deadline: float | None = None
         with self._state:
             self._polling += 1
         try:
@@ -315,37 +335,48 @@ class ZmqListener(Listener):
                         return []
                     items = self._read(limit)
                     idle = not self._unread
-                out: list[IncomingMessage] = []
-                for item in items:
-                    self._parse(item, out)
-                if out:
-                    return out
+                if items:
+                    out: list[IncomingMessage] = []
+                    for item in items:
+                        self._parse(item, out)
+                    if out:
+                        return out
                 if self._stopped:
                     return []
                 if not idle:  # all dropped, and more may wait: read on at once
                     continue
-                if deadline is None:
+                if timeout is None:
                     wait_ms = None
                 else:
-                    left = deadline - time.monotonic()
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + timeout
+                    left = deadline - now
                     if left <= 0:
                         return []
                     wait_ms = int(left * 1000) + 1
-                fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
-                if self._wake_r in fired:  # someone used the ROUTER, or stop
-                    fired.discard(self._wake_r)
-                    fired.add(self._router_fd)
-                    try:
-                        while os.read(self._wake_r, 4096):
-                            pass
-                    except (BlockingIOError, OSError):
-                        pass
+                fired = self._wait(wait_ms)
                 with self._lock:
                     self._unread |= fired
+                    self._fired |= fired
         finally:
             with self._state:
                 self._polling -= 1
-                self._state.notify_all()
+                if self._cleaned:
+                    self._state.notify_all()
+
+    def _wait(self, wait_ms: int | None) -> set[int]:
+        """Sleep until a descriptor fires; the sockets that may have something to read."""
+        fired = {fd for fd, _flags in self._poller.poll(wait_ms)}
+        if self._wake_r in fired:  # someone used the ROUTER, or stop
+            fired.discard(self._wake_r)
+            fired.add(self._router_fd)
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+        return fired
 
     def _parse(self, item: tuple[bytes | None, bytes], out: list[IncomingMessage]) -> None:
         identity, body = item
@@ -360,8 +391,9 @@ class ZmqListener(Listener):
                 message = ZmqNotification(ctxt, notification, self._tracker,
                                           unique_id if isinstance(unique_id, str) else None)
         except MalformedMessage as exc:
-            LOG.warning("Dropping a malformed message on %s: %s (body %r)", self.what, exc,
-                        body[:200])
+            LOG.warning("Dropping a malformed message (%d bytes) on %s: %s", len(body),
+                        self.what, exc)
+            LOG.debug("The dropped message began %r", body[:200])
             return
         if self._tracker.is_duplicate(message.unique_id):
             LOG.warning("Dropping a duplicate of message %s on %s", message.unique_id,

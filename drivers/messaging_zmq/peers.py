@@ -40,7 +40,7 @@ from .connection import IOLoop, Timer
 from .directory import Directory
 from .errors import describe, is_again
 from .options import Settings
-from .sockets import PEER_GONE_EVENTS, new_socket
+from .sockets import PEER_GONE_EVENTS, new_socket, recv_frames
 
 __all__ = ["Dealers", "Outgoing", "Publisher"]
 
@@ -125,6 +125,12 @@ class Dealers:
         self._dealers: dict[str, _Dealer] = {}
         self._sweeper: Timer | None = None
 
+    def probe(self, endpoint: str) -> None:
+        """Open the monitored DEALER to ``endpoint`` if there is none: its monitor tells the
+        directory whether the server is reachable (for a thread sending on its own socket)."""
+        if endpoint not in self._dealers:
+            self._open(endpoint)
+
     def send(self, endpoint: str, out: Outgoing) -> None:
         """Send ``out`` to ``endpoint`` now, or once connected, or hand it back if unreachable."""
         if out.sent.done():
@@ -185,7 +191,7 @@ class Dealers:
         sock = dealer.sock
         for _ in range(_READ_BATCH):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = recv_frames(sock)
             except zmq.Again:
                 return
             self._on_reply(frames)

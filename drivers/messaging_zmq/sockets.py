@@ -18,7 +18,8 @@ import zmq
 
 from .options import Settings
 
-__all__ = ["Endpoint", "PEER_GONE_EVENTS", "bind_random", "new_socket", "readable"]
+__all__ = ["Endpoint", "PEER_GONE_EVENTS", "bind_random", "new_socket", "readable",
+           "recv_frames"]
 
 #: Monitor events after which a connecting socket has no usable connection.
 PEER_GONE_EVENTS = (zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED | zmq.EVENT_CONNECT_RETRIED
@@ -79,6 +80,23 @@ def readable(sock: zmq.Socket[bytes]) -> bool:
     """
     events = sock.getsockopt(_EVENTS)
     return isinstance(events, int) and bool(events & _POLLIN)
+
+
+_NOBLOCK = int(zmq.NOBLOCK)
+
+
+def recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
+    """One whole message, without waiting (``zmq.Again`` if there is none).
+
+    The frames' own "more" flag tells where the message ends, which costs less
+    than asking the socket (``RCVMORE``) after every frame.
+    """
+    frame = sock.recv(_NOBLOCK, copy=False)
+    parts = [frame.bytes]
+    while frame.more:
+        frame = sock.recv(_NOBLOCK, copy=False)
+        parts.append(frame.bytes)
+    return parts
 
 
 def bind_random(sock: zmq.Socket[bytes], settings: Settings) -> Endpoint:

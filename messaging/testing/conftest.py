@@ -12,7 +12,24 @@ import pytest
 
 from ..transport import Transport, get_rpc_transport
 from .api import AsyncApi, SyncApi
-from .plugin import require_broker
+from .plugin import kit_servers, require_broker
+
+
+@pytest.fixture(autouse=True)
+def kit_servers_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--kit-servers=subprocess``, the test's listeners live in child processes.
+
+    See :mod:`messaging.testing.child_servers`. A test marked
+    ``kit_in_process(reason)`` keeps them here.
+    """
+    if (kit_servers(request.config) != "subprocess" or "messaging_url" not in request.fixturenames
+            or request.node.get_closest_marker("kit_in_process") is not None):
+        yield
+        return
+    from .child_servers import listeners_in_children
+
+    with listeners_in_children(request.getfixturevalue("messaging_url")):
+        yield
 
 
 @pytest.fixture

@@ -28,11 +28,36 @@ from .api import API_NAMES, AsyncApi, SyncApi, make_api
 _DEFAULT_PORTS = {"rabbit": 5672, "kombu": 5672, "pika": 5672, "amqp": 5672}
 
 
+#: Where the kit's servers listen: in the test process, or in child processes.
+KIT_SERVERS = ("in-process", "subprocess")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("messaging", "messaging conformance kit")
     group.addoption("--transport-url", action="append", default=[],
                     help="transport URL to run the conformance kit against (repeatable); "
                          "default: $MESSAGING_TRANSPORT_URL or fake://")
+    group.addoption("--kit-servers", choices=KIT_SERVERS, default=None,
+                    help="where the kit's RPC servers and notification listeners listen: "
+                         "in the test process, or each transport's in a child process "
+                         "(messaging.testing.child_servers); default: "
+                         "$MESSAGING_KIT_SERVERS or in-process")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kit_in_process(reason): this kit test listens in the test process even "
+                   "with --kit-servers=subprocess, for the reason given")
+
+
+def kit_servers(config: pytest.Config) -> str:
+    """``in-process`` or ``subprocess``: the option, else $MESSAGING_KIT_SERVERS."""
+    mode = config.getoption("--kit-servers") or os.environ.get("MESSAGING_KIT_SERVERS") \
+        or "in-process"
+    if mode not in KIT_SERVERS:
+        raise pytest.UsageError(f"MESSAGING_KIT_SERVERS={mode!r}: expected one of "
+                                f"{', '.join(KIT_SERVERS)}")
+    return str(mode)
 
 
 def _urls(config: pytest.Config) -> list[str]:

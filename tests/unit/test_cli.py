@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+
+from messaging_fake.driver import FakeDriver
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -32,6 +35,9 @@ def test_drivers_lists_schemes_and_libraries():
     assert {"fake", "rabbit", "kombu"} <= set(rows)
     assert "rpc at-most-once, notifications at-least-once" in rows["fake"]
     assert "brokered" not in rows["fake"]
+    caps = FakeDriver.capabilities
+    declared = [f.name for f in dataclasses.fields(caps) if getattr(caps, f.name) is True]
+    assert rows["fake"].endswith(", ".join(declared))  # every flag declared, in field order
     try:
         import kombu  # noqa: F401
     except ImportError:  # the driver is listed, and why it cannot load is said

@@ -20,8 +20,9 @@ call replies (private) ``reply_<hex>``                   read by the caller's pr
 
 Calls use the core's :class:`~messaging.correlation.ReplyCorrelator` (the
 driver implements ``submit_call``: one reader thread per driver, no thread
-per call); casts and notifications are plain synchronous inserts, and the
-base class derives their futures.
+waiting per call; the insert itself runs on the base class's pool, through
+:meth:`~messaging.driver.Driver.offload`); casts and notifications are
+plain synchronous inserts, and the base class derives their futures.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from messaging.envelope import (
     wrap,
 )
 from messaging.exceptions import InvalidTarget, InvalidTransportURL, MessageDeliveryFailure
+from messaging.first_use import first_use_setup
 from messaging.target import Target
 from messaging.url import TransportURL
 
@@ -156,6 +158,12 @@ class SqliteDriver(Driver):
     # -- sending -----------------------------------------------------------------------
 
     def _open_replies(self) -> _Replies:
+        replies = self._replies
+        return replies if replies is not None else self._start_replies()
+
+    @first_use_setup
+    def _start_replies(self) -> _Replies:
+        """Declare the reply queue and start its reader: once, at the first call."""
         with self._lock:
             if self._closed:
                 raise MessageDeliveryFailure("the transport was cleaned up")
@@ -166,7 +174,12 @@ class SqliteDriver(Driver):
     def submit_call(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                     *, timeout: float, call_monitor_timeout: float | None = None,
                     retry: int | None = None) -> Future[Reply]:
-        """Insert the request; the future gets the reply the reader thread finds."""
+        """Register the call, hand the insert to the pool; the reader thread ends the future.
+
+        Called on the application's event loop by the asyncio API, so it never
+        waits: an SQLite write may wait up to ``busy_timeout`` for another
+        process's lock, so it runs on the driver's pool (:meth:`offload`).
+        """
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
         replies = self._open_replies()
@@ -176,12 +189,9 @@ class SqliteDriver(Driver):
         body = encode(wrap(build_request(message, ctxt, msg_id=msg_id, reply_q=replies.queue,
                                          timeout=call_monitor_timeout)))
         exchange, key = rpc_route(target, self.default_exchange)
-        try:
-            self.store.publish(exchange, key, body, expires=time.time() + timeout)
-        except MessageDeliveryFailure as exc:
-            replies.correlator.fail(msg_id, exc)
-        else:
-            replies.correlator.sent(msg_id)
+        expires = time.time() + timeout
+        sent = self.offload(lambda: self.store.publish(exchange, key, body, expires=expires))
+        replies.correlator.track_send(msg_id, sent)  # a failed insert fails the call
         return future
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,

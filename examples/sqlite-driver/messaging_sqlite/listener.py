@@ -16,7 +16,12 @@ from typing import Any
 
 from messaging.driver import IncomingMessage, Listener
 from messaging.envelope import decode, encode, parse_notification, parse_request, unwrap
-from messaging.incoming import NotificationMessage, RequestMessage, TrackedMessage
+from messaging.incoming import (
+    NotificationMessage,
+    RequestMessage,
+    TrackedMessage,
+    give_back_unsettled,
+)
 from messaging.settlement import DeliveryTracker
 
 from .options import Settings
@@ -178,8 +183,7 @@ class SqliteListener(Listener):
         self._closed = True
         self._closing.set()
         self._keeper.join(5)
-        for message in self._tracker.take_unsettled():
-            message._settle(requeue=True)
+        give_back_unsettled(self._tracker)
         for queue in self._owned:
             self._store.delete(queue)
         if self._on_cleanup is not None:

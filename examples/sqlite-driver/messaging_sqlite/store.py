@@ -14,11 +14,12 @@ shared); WAL mode lets readers and the one writer proceed together.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from messaging.exceptions import MessageDeliveryFailure
@@ -62,16 +63,24 @@ class Delivery:
 
 
 class Store:
-    """One SQLite bus file; thread-safe (a connection per thread)."""
+    """One SQLite bus file; thread-safe (a connection per thread).
+
+    Operations run on the calling thread's own connection; :meth:`close`
+    waits for those under way before closing the connections, since closing
+    a connection another thread is using is not safe.
+    """
 
     def __init__(self, path: str, busy_timeout: float) -> None:
         self.path = path
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._state = threading.Condition()  # guards _connections, _users and _closed
+        self._users = 0
+        self._closed = False
         try:
-            self._db().executescript(_SCHEMA)  # idempotent; runs in its own transaction
+            with self._use() as db:
+                db.executescript(_SCHEMA)  # idempotent; runs in its own transaction
         except sqlite3.Error as exc:
             raise MessageDeliveryFailure(f"cannot use the bus file {path}: {exc}") from None
 
@@ -89,43 +98,56 @@ class Store:
                 raise MessageDeliveryFailure(f"cannot open the bus file {self.path}: {exc}"
                                              ) from None
             self._local.db = db
-            with self._lock:
+            with self._state:
                 self._connections.append(db)
         return db
 
-    class _Txn:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK``), with errors made ours."""
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection for one operation, which :meth:`close` waits for."""
+        with self._state:
+            if self._closed:
+                raise MessageDeliveryFailure(f"the bus file {self.path} was closed")
+            self._users += 1
+        try:
+            yield self._db()
+        finally:
+            with self._state:
+                self._users -= 1
+                self._state.notify_all()
 
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
-
-        def __enter__(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK``), with SQLite's errors made ours."""
+        with self._use() as db:
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise MessageDeliveryFailure(f"the bus file is unavailable: {exc}") from None
-            return self.db
-
-        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-            if exc_type is None:
-                try:
-                    self.db.execute("COMMIT")
-                    return
-                except sqlite3.Error as err:
-                    self.db.execute("ROLLBACK")
-                    raise MessageDeliveryFailure(f"the bus file refused a write: {err}"
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise MessageDeliveryFailure(f"the bus file refused a write: {exc}"
                                                  ) from None
-            self.db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise MessageDeliveryFailure(f"the bus file refused a write: {exc}") from None
-
-    def _write(self) -> Store._Txn:
-        return Store._Txn(self._db())
+                raise
 
     def close(self) -> None:
-        """Close every connection this store opened."""
-        with self._lock:
-            connections, self._connections = self._connections, []
+        """Close every connection this store opened, once the operations under way end.
+
+        Each operation is bounded by ``busy_timeout``; later ones raise
+        ``MessageDeliveryFailure``.
+        """
+        with self._state:
+            self._closed = True
+            idle = self._state.wait_for(lambda: self._users == 0,
+                                        timeout=self._busy_timeout + 1.0)
+            connections, self._connections = (self._connections, []) if idle else ([], [])
+        if not idle:
+            LOG.warning("Bus file %s still in use at close; its connections are left open",
+                        self.path)
         for db in connections:
             try:
                 db.close()
@@ -241,6 +263,7 @@ class Store:
 
     def depth(self, queue: str) -> int:
         """Messages in ``queue`` (leased or not)."""
-        row = self._db().execute("SELECT count(*) FROM messages WHERE queue = ?",
-                                 (queue,)).fetchone()
+        with self._use() as db:
+            row = db.execute("SELECT count(*) FROM messages WHERE queue = ?",
+                             (queue,)).fetchone()
         return int(row[0])

@@ -100,6 +100,22 @@ def transports() -> Iterator[Callable[..., Transport]]:
         transport.cleanup()
 
 
+@pytest.fixture
+def stranger() -> Iterator[Callable[[str], Any]]:
+    """Raw ZeroMQ DEALERs (``stranger(address)``): peers that are not this driver."""
+    import zmq
+
+    ctx = zmq.Context()
+
+    def connect(address: str) -> Any:
+        sock = ctx.socket(zmq.DEALER)
+        sock.connect(address)
+        return sock
+
+    yield connect
+    ctx.destroy(linger=0)
+
+
 class Peer:
     """A child process running servers (see ``zmq_peer.py``), with its events."""
 

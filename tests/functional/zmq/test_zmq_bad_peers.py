@@ -112,20 +112,14 @@ def test_stalled_handshake_is_cut_and_logged(served, topic, caplog):
     ([b"messaging-zmq/1 launch rpc/openstack/x\n{}"], "not from a messaging zmq client"),
     ([b"messaging-zmq/1 cast rpc/openstack/somebody_else\n{}"], "stale matchmaker entry"),
 ], ids=["no-header", "two-frames", "other-protocol", "unknown-kind", "key-not-served"])
-def test_frames_not_from_the_driver_are_dropped_and_logged(served, topic, caplog, frames,
-                                                           needle):
+def test_frames_not_from_the_driver_are_dropped_and_logged(served, topic, caplog, stranger,
+                                                           frames, needle):
     endpoint, transport, (_host, _port, address) = served
     caplog.set_level(logging.WARNING, logger="messaging_zmq")
-    ctx = zmq.Context()
-    try:
-        stranger = ctx.socket(zmq.DEALER)
-        stranger.connect(address)
-        stranger.send_multipart(frames)
-        _logged(caplog, needle)
-        _still_serving(transport, topic)
-        assert endpoint.seen.items == ["still serving"]
-    finally:
-        ctx.destroy(linger=0)
+    stranger(address).send_multipart(frames)
+    _logged(caplog, needle)
+    _still_serving(transport, topic)
+    assert endpoint.seen.items == ["still serving"]
 
 
 def test_oversized_frame_is_refused_and_the_server_keeps_serving(served, topic):

@@ -48,16 +48,35 @@ def test_register_lookup_unregister(mm):
 
 
 def test_entries_expire_unless_refreshed(mm):
+    """A refreshed entry outlives its first TTL; the others lapse.
+
+    Load-proof: the refreshed entry must be listed only by lookups made
+    less than one TTL after its last refresh began (a stalled test thread
+    proves nothing either way), and the test goes on until five such
+    lookups were made after its first TTL ran out.
+    """
+    ttl = 1.0
+    began = time.monotonic()
     mm.register("k", "short", 0.5)
-    mm.register("k", "refreshed", 0.5)
+    mm.register("k", "refreshed", ttl)
     mm.register("k", "forever", 0)
     assert sorted(mm.lookup("k")) == ["forever", "refreshed", "short"]
-    began = time.monotonic()
-    while time.monotonic() - began < 1.2:  # refresh one entry while the other lapses
-        mm.register("k", "refreshed", 0.5)
+    refreshed_at, checked = began, 0
+    while True:
         time.sleep(0.1)
-    assert sorted(mm.lookup("k")) == ["forever", "refreshed"]
-    wait_for(lambda: mm.lookup("k") == ["forever"], 3, message="the refreshed entry to lapse")
+        found = mm.lookup("k")
+        looked = time.monotonic()
+        if looked - began > ttl and looked - refreshed_at < ttl:
+            assert "refreshed" in found, (f"lapsed {looked - refreshed_at:.2f}s after its "
+                                          f"refresh (TTL {ttl}s): {found}")
+            checked += 1
+        if checked >= 5 and "short" not in found:
+            break
+        assert looked - began < 30, f"only {checked} timely lookups in 30s: {found}"
+        refreshed_at = time.monotonic()
+        mm.register("k", "refreshed", ttl)
+    assert "forever" in found
+    wait_for(lambda: mm.lookup("k") == ["forever"], 10, message="the refreshed entry to lapse")
 
 
 def test_values_and_keys_are_opaque_strings(mm):

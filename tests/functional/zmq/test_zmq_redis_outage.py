@@ -136,9 +136,13 @@ def test_known_servers_keep_serving_while_redis_is_down(private_redis, transport
     private_redis.start()
     server = _server(transports, private_redis, topic)
     with running_server(server):
-        client = messaging.get_rpc_client(transports(_url(private_redis, zmq_lookup_cache=0.2)),
-                                          messaging.Target(topic=topic), timeout=WAIT)
+        # No lookup cache: every call looks the server up again, and meets the dead Redis.
+        client_transport = transports(_url(private_redis, zmq_lookup_cache=0))
+        client = messaging.get_rpc_client(client_transport, messaging.Target(topic=topic),
+                                          timeout=WAIT)
         assert client.call({}, "echo", value=1) == 1
+        assert client_transport.driver.directory.last_error is None
         private_redis.stop()
-        time.sleep(0.3)  # past the lookup cache: the next lookup meets the dead Redis
         assert [client.call({}, "echo", value=i) for i in range(5)] == list(range(5))
+        assert "Redis" in (client_transport.driver.directory.last_error or ""), \
+            "the calls did not even try the matchmaker"
