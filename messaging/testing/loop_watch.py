@@ -14,10 +14,11 @@ that thread only):
   opening its connection and starting its I/O thread on first use). A
   thread started for a single call is a block like any other wait.
 - **computing** is measured in the loop thread's CPU time
-  (:func:`time.thread_time`) per callback, not in wall time: a machine too
-  busy to schedule the loop, or another thread holding the GIL, stretches
-  wall time but not the CPU time a callback itself used. A callback that
-  used more than the threshold is a block.
+  (:func:`time.thread_time`) per call from outside into our code, not in
+  wall time: a machine too busy to schedule the loop, or another thread
+  holding the GIL, stretches wall time but not the CPU time a call itself
+  used. One call that used more than the threshold is a block; an
+  application making a hundred quick calls in one callback is not.
 
 The loop also runs in asyncio debug mode with that threshold, so asyncio
 still reports every slow callback by wall time (:attr:`LoopWatch.slow`),
@@ -46,7 +47,7 @@ from ..first_use import is_first_use_setup
 
 __all__ = ["SLOW_CALLBACK", "Block", "LoopWatch", "packages_of", "watch_loop"]
 
-#: CPU seconds one callback may use before the watch counts it as blocking the loop.
+#: CPU seconds one call into our code may use before the watch counts it as blocking the loop.
 SLOW_CALLBACK = 0.05
 
 _RUN_HANDLE = asyncio.events.Handle._run.__code__
@@ -84,11 +85,10 @@ class LoopWatch(logging.Handler):
         self._ours = tuple(_package_dir(name) for name in packages)
         self._known: dict[CodeType, bool] = {}
         # The callback running now (its Handle._run frame and handle), how deep the stack
-        # is in our frames, since when, and the CPU time our frames used in it so far.
+        # is in our frames, and the loop thread's CPU clock when the outermost one began.
         self._callback: tuple[FrameType, Any] | None = None
         self._depth = 0
         self._entered = 0.0
-        self._used = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
@@ -110,7 +110,7 @@ class LoopWatch(logging.Handler):
             code = frame.f_code
             if code is _RUN_HANDLE:
                 self._callback = (frame, frame.f_locals.get("self"))
-                self._depth, self._used = 0, 0.0
+                self._depth = 0
             elif self._callback is None:
                 return
             elif self._is_ours(code):
@@ -128,14 +128,16 @@ class LoopWatch(logging.Handler):
                     self._wait(frame, f"join of thread {thread.name!r}")
         elif event == "return" and self._callback is not None:
             if self._callback[0] is frame:
-                if self._used >= self.threshold:
-                    self.blocks.append(Block("busy", f"{self._used:.3f} s of CPU in our code "
-                                             "in one callback", repr(self._callback[1])))
                 self._callback = None
             elif self._depth and self._is_ours(frame.f_code):
                 self._depth -= 1
                 if not self._depth:
-                    self._used += time.thread_time() - self._entered
+                    used = time.thread_time() - self._entered
+                    if used >= self.threshold:
+                        self.blocks.append(Block(
+                            "busy", f"{used:.3f} s of CPU in one call into our code "
+                            f"({frame.f_code.co_name})",
+                            repr(self._callback[1])))
         elif event == "c_call" and self._callback is not None:
             name = _C_WAITS.get(arg) if type(arg) is type(time.sleep) else None
             if name is None and getattr(arg, "__name__", None) in _SOCKET_WAITS:

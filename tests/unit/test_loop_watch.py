@@ -97,6 +97,21 @@ def test_our_code_computing_past_the_threshold_is_a_block():
     assert block.kind == "busy" and "CPU" in block.what
 
 
+def test_many_quick_calls_in_one_callback_are_not_a_block():
+    # An application issuing a hundred calls from one step is not blocked by us:
+    # each call into our code is judged on its own CPU time, not their sum.
+    def spin(seconds: float) -> None:
+        began = time.thread_time()
+        while time.thread_time() - began < seconds:
+            pass
+
+    def many() -> None:
+        for _ in range(10):
+            _one_step(spin, 0.005)
+
+    assert _watched(many, threshold=0.02) == []
+
+
 def test_time_the_loop_thread_spends_off_cpu_is_not_busy():
     # wall time without CPU time (as when the machine is too busy to run the loop's
     # thread), here spent outside our packages so that it is not a wait of ours either
