@@ -35,7 +35,7 @@ class Stuck:
         self.release.wait(30)
 
 
-def _timeout_text(api, transport, target, timeout=1.5) -> str:
+def _timeout_text(api, transport, target, timeout=3.0) -> str:
     client = api.get_rpc_client(transport, target, timeout=timeout)
     with pytest.raises(messaging.MessagingTimeout) as info:
         client.call({}, "hang")
