@@ -58,6 +58,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("amqp_driver", names, scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect tests about a driver this run does not select (not a skip: nothing is missing)."""
+    selected = set(selected_drivers())
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("amqp091_driver")
+        (drop if marker is not None and not selected & set(marker.args) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def driver_class(scheme: str) -> type[Driver]:
     """The driver class of ``scheme`` (``rabbit`` or ``pika``)."""
     import importlib
