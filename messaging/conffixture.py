@@ -95,7 +95,7 @@ def _translate_clear(wrapped: Callable[..., Any]) -> Callable[..., Any]:
     return clear_override
 
 
-class ConfFixture(_Base):
+class ConfFixture(_Base):  # type: ignore[misc]  # fixtures is untyped
     """Registers the library's options on ``conf`` and resets them after the test.
 
     :param conf: an oslo.config ``ConfigOpts`` (often ``cfg.CONF``).

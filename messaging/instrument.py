@@ -109,7 +109,7 @@ class Instrumentation:
             end(error=exc)
             raise
         if verb.startswith("submit_"):
-            cast(Future, result).add_done_callback(lambda f: _end_future(end, f))
+            cast("Future[Any]", result).add_done_callback(lambda f: _end_future(end, f))
         else:
             end(reply=result)
         return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["RunBlocking", "Step", "Steps", "is_async_callable", "run_steps", "run_steps_async"]
 
@@ -78,7 +78,7 @@ def run_steps(steps: Steps[R]) -> R:
     while True:
         step, result = _advance(steps, value, error)
         if step is None:
-            return result
+            return cast(R, result)
         value, error = None, None
         try:
             if is_async_callable(step.fn):
@@ -105,7 +105,7 @@ async def run_steps_async(steps: Steps[R], run_blocking: RunBlocking) -> R:
         while True:
             step, result = _advance(steps, value, error)
             if step is None:
-                return result
+                return cast(R, result)
             value, error = None, None
             try:
                 if is_async_callable(step.fn):

@@ -122,7 +122,8 @@ class Transport:
         monitor = getattr(self.driver, "monitor", None)
         if monitor is None:  # a driver built without the base class's __init__
             return TransportHealth(None, False, None, None, 0, 0)
-        return monitor.snapshot(brokered=self.driver.capabilities.brokered)
+        health: TransportHealth = monitor.snapshot(brokered=self.driver.capabilities.brokered)
+        return health
 
     @property
     def capabilities(self) -> Capabilities:
@@ -172,9 +173,10 @@ class Transport:
         target = self._check_send(target, ctxt, message)
         extra = self._mandatory(target, mandatory)
         driver: Any = self.driver  # ``mandatory`` is a keyword of capable drivers only
-        return self._guard(target, lambda: driver.call(
+        reply: Reply = self._guard(target, lambda: driver.call(
             target, ctxt, message, timeout=timeout,
             call_monitor_timeout=call_monitor_timeout, retry=retry, **extra))
+        return reply
 
     def cast(self, target: Target, ctxt: Mapping[str, Any], message: Mapping[str, Any], *,
              retry: int | None = None, mandatory: bool = False) -> None:

@@ -304,7 +304,7 @@ class KombuConnection(ConnectionBase):
                 "ssl": self._ssl_params(host), "transport_options": options}
 
     def _count_consumers(self, host: TransportHost, queue: str) -> int:
-        with kombu.connection.Connection(**self._connection_kwargs(host)) as probe:
+        with _KombuConnection(**self._connection_kwargs(host)) as probe:
             channel = probe.channel()
             try:
                 return int(channel.queue_declare(queue=queue, passive=True).consumer_count)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..driver import IncomingMessage, Listener, Reply, RpcIncomingMessage
 from ..exceptions import ExpectedException, NoSuchMethod, RPCDispatcherError, UnsupportedVersion
@@ -115,7 +115,7 @@ class RPCDispatcher(Dispatcher):
             compatible = True
             func = getattr(endpoint, method, None)
             if callable(func) and self.access_policy.is_allowed(endpoint, method):
-                return func
+                return cast("Callable[..., Any]", func)
         if compatible:
             raise NoSuchMethod(method)
         raise UnsupportedVersion(version, method=method)

@@ -34,7 +34,7 @@ def test_threading_runs_on_pool_with_size():
 
 def test_unknown_executor_lists_installed():
     with pytest.raises(ExecutorLoadFailure, match="blocking"):
-        load_executor("eventlet", 1)
+        load_executor("no-such-executor", 1)  # (eventlet is a real one, when installed)
 
 
 def test_shut_down_blocking_refuses_work():
