@@ -27,6 +27,7 @@ every ``[oslo_messaging_amqp]`` option may appear in the query.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import logging
 import random
@@ -309,7 +310,7 @@ class _AmqpTestingHooks(TestingHooks):
         future = self._driver._submit(self._driver._client_connection(), out)
         try:
             future.result(timeout=35)
-        except TimeoutError:
+        except concurrent.futures.TimeoutError:  # not the builtin TimeoutError on 3.10
             raise MessagingTimeout("raw publish not accepted in 30 s") from None
 
     def publish_raw(self, target: Target, body: bytes) -> None:
