@@ -1,8 +1,9 @@
 """messaging: RPC and notifications over any message bus.
 
-The transport URL picks the bus (``rabbit://`` for RabbitMQ, ``fake://`` in
-memory, or any installed third-party driver); application code stays the
-same. Async code uses :class:`AsyncRPCClient`, :class:`AsyncNotifier` and
+The transport URL picks the bus (``rabbit://`` or ``pika://`` for RabbitMQ,
+``amqp://`` for AMQP 1.0, ``zmq://`` for ZeroMQ, ``fake://`` in memory, or
+any installed third-party driver); application code stays the same. Async
+code uses :class:`AsyncRPCClient`, :class:`AsyncNotifier` and
 ``executor='asyncio'``. The API follows oslo.messaging's, so
 ``import messaging`` can replace ``import oslo_messaging as messaging``.
 """
