@@ -75,21 +75,23 @@ def _sends(driver: Driver, topic: str) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
-def _check(verb: str, fn: Callable[[], Any], expected: type[BaseException]) -> None:
+def _check(verb: str, fn: Callable[[], Any], expected: type[BaseException]) -> str:
+    """Assert ``fn`` ends, in bounded time, with ``expected``; return the verb's name."""
     began = time.monotonic()
     exc = _raised(fn)
     took = time.monotonic() - began
     assert exc is not None, f"{verb} succeeded"
     assert isinstance(exc, expected), f"{verb} raised {_name(exc)}, not {expected.__name__}"
     assert took < BOUND, f"{verb} took {took:.1f}s"
+    return verb
 
 
 def test_cleaned_up_driver_raises_delivery_failure_on_every_send(fresh_transport, topic):
     transport = fresh_transport()
     driver = transport.driver
     transport.cleanup()
-    for verb, fn in _sends(driver, topic):
-        _check(verb, fn, MessageDeliveryFailure)
+    checked = [_check(verb, fn, MessageDeliveryFailure) for verb, fn in _sends(driver, topic)]
+    assert len(checked) == 6
 
 
 @pytest.fixture
@@ -109,8 +111,10 @@ def unreachable_driver(transport):
 
 
 def test_unreachable_bus_raises_only_the_documented_errors(unreachable_driver, topic):
-    for verb, fn in _sends(unreachable_driver, topic):
-        _check(verb, fn, MessagingTimeout if verb.endswith("call") else MessageDeliveryFailure)
+    checked = [_check(verb, fn, MessagingTimeout if verb.endswith("call")
+                      else MessageDeliveryFailure)
+               for verb, fn in _sends(unreachable_driver, topic)]
+    assert checked == ["call", "submit_call", "cast", "submit_cast", "notify", "submit_notify"]
 
 
 def test_listeners_on_an_unreachable_bus_raise_nothing(unreachable_driver, topic):
