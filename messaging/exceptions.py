@@ -55,12 +55,15 @@ class MessageDeliveryFailure(MessagingException):
     """A message could not be handed to the bus within the retry budget."""
 
 
-class SerializationError(MessagingException, TypeError):
+class SerializationError(MessagingException, TypeError, ValueError):
     """A message (arguments, context or payload) cannot be carried as JSON.
 
     Raised by the client before anything is sent, on every driver: it is the
     caller's bug, not a bus failure, so retrying cannot help. Convert such
-    values in a :class:`~messaging.serializer.Serializer`.
+    values in a :class:`~messaging.serializer.Serializer`. It is a
+    ``TypeError`` (what :mod:`json` raises) and a ``ValueError`` (what
+    oslo.messaging 18.x raises: "Cannot convert ... to primitive"), so code
+    catching either keeps working.
     """
 
 

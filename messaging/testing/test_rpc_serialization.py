@@ -34,6 +34,7 @@ def test_call_with_unserializable_argument_raises_serialization_error(served):
     with pytest.raises(messaging.SerializationError) as info:
         client.call({}, "echo", value=object())
     assert isinstance(info.value, TypeError)  # what json would raise, for callers catching that
+    assert isinstance(info.value, ValueError)  # what oslo.messaging raises ("to primitive")
     assert not isinstance(info.value, messaging.MessageDeliveryFailure)
     assert client.call({}, "echo", value="after") == "after"
     assert endpoint.seen.items == ["after"]  # the refused call never reached the server

@@ -101,3 +101,33 @@ def test_the_log_driver_logs_where_oslos_does(oslo, caplog):
         LogDriver(None).notify({}, message, "INFO", None)
     names = [r.name for r in caplog.records]
     assert names == ["oslo.messaging.notification.compute.instance.create.end"] * 2
+
+
+@pytest.mark.parametrize("value", [object(), {"nested": object()}], ids=["object", "nested"])
+def test_an_argument_json_cannot_carry_is_a_value_error_in_both(oslo, oslo_conf, value):
+    """oslo raises ``ValueError`` ("to primitive"); ours is a ``SerializationError``, also one."""
+    theirs = oslo.get_rpc_transport(oslo_conf, "fake://")
+    ours = messaging.get_rpc_transport(None, "fake://")
+    try:
+        with pytest.raises(ValueError, match="primitive"):
+            oslo.get_rpc_client(theirs, oslo.Target(topic="t")).cast({}, "m", value=value)
+        with pytest.raises(messaging.SerializationError) as caught:
+            messaging.get_rpc_client(ours, messaging.Target(topic="t")).cast({}, "m", value=value)
+        assert isinstance(caught.value, ValueError)
+    finally:
+        theirs.cleanup()
+        ours.cleanup()
+
+
+def test_a_set_argument_is_accepted_by_both(oslo, oslo_conf):
+    """oslo's ``to_primitive`` sends a set as a list, as our encoder does: neither refuses it."""
+    theirs = oslo.get_rpc_transport(oslo_conf, "fake://")
+    ours = messaging.get_rpc_transport(None, "fake://")
+    try:
+        assert oslo.get_rpc_client(theirs, oslo.Target(topic="t")).cast(
+            {}, "m", value={1, 2}) is None
+        assert messaging.get_rpc_client(ours, messaging.Target(topic="t")).cast(
+            {}, "m", value={1, 2}) is None
+    finally:
+        theirs.cleanup()
+        ours.cleanup()
