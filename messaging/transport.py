@@ -292,9 +292,14 @@ class Transport:
         return f"<{type(self).__name__} {self.url!r}>"
 
 
+#: Attribute of the log record written when a driver broke the interface by raising
+#: something other than a ``messaging`` exception (the conformance kit fails on it).
+LEAK_RECORD_ATTRIBUTE = "messaging_driver_leak"
+
+
 def _leaked(target: Target, exc: BaseException) -> MessageDeliveryFailure:
     LOG.error("Driver raised an unexpected %s sending to %s: %s", type(exc).__name__, target,
-              exc, exc_info=exc)
+              exc, exc_info=exc, extra={LEAK_RECORD_ATTRIBUTE: type(exc).__qualname__})
     return MessageDeliveryFailure(f"Failed to send to {target}: {exc}")
 
 

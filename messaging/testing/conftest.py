@@ -12,6 +12,7 @@ import pytest
 
 from ..transport import Transport, get_rpc_transport
 from .api import AsyncApi, SyncApi
+from .helpers import no_driver_leaks
 from .plugin import kit_servers, require_broker
 
 
@@ -29,6 +30,13 @@ def kit_servers_mode(request: pytest.FixtureRequest) -> Iterator[None]:
     from .child_servers import listeners_in_children
 
     with listeners_in_children(request.getfixturevalue("messaging_url")):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_client_library_exception_leaks() -> Iterator[None]:
+    """Fail a kit test during which a driver let a non-``messaging`` exception out of a send."""
+    with no_driver_leaks():
         yield
 
 

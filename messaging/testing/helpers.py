@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -10,8 +11,10 @@ from typing import Any
 
 from .. import envelope
 from ..server import MessageHandlingServer
+from ..transport import LEAK_RECORD_ATTRIBUTE
 
-__all__ = ["Recorder", "raw_notification", "raw_request", "running_server", "wait_for"]
+__all__ = ["Recorder", "no_driver_leaks", "raw_notification", "raw_request", "running_server",
+           "wait_for"]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01,
@@ -51,6 +54,37 @@ class Recorder:
                 raise AssertionError(f"expected {count} items within {timeout}s, "
                                      f"got {len(self._items)}: {self._items!r}")
             return list(self._items)
+
+
+class _LeakRecords(logging.Handler):
+    """Collects the transport's records of a driver exception it had to convert."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, LEAK_RECORD_ATTRIBUTE):
+            self.leaks.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def no_driver_leaks() -> Iterator[None]:
+    """Fail (``AssertionError`` at exit) if a driver let a non-``messaging`` exception out.
+
+    The :class:`~messaging.Transport` turns such an exception from a send into
+    ``MessageDeliveryFailure``, so applications see the documented error, and
+    logs it; this notices that log record, so a test still sees that the
+    driver broke the interface. The kit wraps each of its tests in it.
+    """
+    handler = _LeakRecords()
+    logger = logging.getLogger("messaging.transport")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    assert not handler.leaks, f"a driver leaked a non-messaging exception: {handler.leaks}"
 
 
 @contextlib.contextmanager

@@ -67,9 +67,14 @@ def test_rpc_and_notifications_over_tls(tls_node, make_transport, topic):
 
 
 def test_ssl_option_selects_tls_on_the_amqp_scheme(tls_node, make_transport, topic):
+    """The node listens on TLS only: a call answered over ``amqp://...&ssl=1`` went over TLS."""
     node, pki = tls_node
     transport = make_transport(url_=_url(node, pki, "ca.pem", scheme="amqp") + "&ssl=1")
-    transport.cast(messaging.Target(topic=topic), {}, {"method": "m", "args": {}})
+    server = messaging.get_rpc_server(transport, messaging.Target(topic=topic, server="s1"),
+                                      [Echo()])
+    with running_server(server):
+        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=20)
+        assert client.call({}, "echo", value="amqp with ssl=1") == "amqp with ssl=1"
 
 
 def test_a_broker_certificate_from_another_ca_is_refused_at_once(tls_node, make_transport,
