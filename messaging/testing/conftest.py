@@ -86,3 +86,22 @@ def fresh_transport(messaging_url: str) -> Iterator[Callable[[], Transport]]:
     finally:
         for t in made:
             t.cleanup()
+
+
+@pytest.fixture
+def unreachable(transport: Transport) -> Iterator[Transport]:
+    """A transport on the driver's ``testing.unreachable_url()``: a bus nothing answers on.
+
+    Skips for a brokerless driver, or one whose testing hooks offer no such URL.
+    """
+    if not transport.capabilities.brokered:
+        pytest.skip("driver declares no broker that could be unreachable")
+    hooks = transport.driver.testing
+    url = hooks.unreachable_url() if hooks is not None else None
+    if url is None:
+        pytest.skip("driver offers no unreachable_url() testing hook")
+    t = get_rpc_transport(None, url)
+    try:
+        yield t
+    finally:
+        t.cleanup()

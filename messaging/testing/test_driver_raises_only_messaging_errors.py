@@ -30,7 +30,6 @@ from messaging.driver import Driver, Reply
 from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
 from messaging.target import Target
 from messaging.testing.helpers import raw_request
-from messaging.transport import get_rpc_transport
 
 BOUND = 30.0  # seconds any one verb may take here (the unreachable URLs use ~2 s bounds)
 WAIT = 20.0
@@ -95,19 +94,9 @@ def test_cleaned_up_driver_raises_delivery_failure_on_every_send(fresh_transport
 
 
 @pytest.fixture
-def unreachable_driver(transport):
-    """The driver of a transport whose bus cannot be reached (``testing.unreachable_url``)."""
-    if not transport.capabilities.brokered:
-        pytest.skip("driver declares no broker that could be unreachable")
-    hooks = transport.driver.testing
-    url = hooks.unreachable_url() if hooks is not None else None
-    if url is None:
-        pytest.skip("driver offers no unreachable_url() testing hook")
-    t = get_rpc_transport(None, url)
-    try:
-        yield t.driver
-    finally:
-        t.cleanup()
+def unreachable_driver(unreachable):
+    """The driver of a transport whose bus cannot be reached."""
+    return unreachable.driver
 
 
 def test_unreachable_bus_raises_only_the_documented_errors(unreachable_driver, topic):

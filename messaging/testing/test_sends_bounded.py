@@ -13,30 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
 import messaging
 from messaging.target import Target
-from messaging.transport import Transport, get_rpc_transport
 
 SLACK = 10.0  # on top of a verb's own bound
-
-
-@pytest.fixture
-def unreachable(transport: Transport) -> Iterator[Transport]:
-    if not transport.capabilities.brokered:
-        pytest.skip("driver declares no broker that could be unreachable")
-    hooks = transport.driver.testing
-    url = hooks.unreachable_url() if hooks is not None else None
-    if url is None:
-        pytest.skip("driver offers no unreachable_url() testing hook")
-    t = get_rpc_transport(None, url)
-    try:
-        yield t
-    finally:
-        t.cleanup()
 
 
 def _timed(fn) -> float:
