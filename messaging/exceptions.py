@@ -88,8 +88,13 @@ class InvalidTarget(MessagingException, ValueError):
         self.target = target
 
 
-class InvalidTransportURL(MessagingException):
-    """A transport URL could not be parsed; the message names the bad part."""
+class InvalidTransportURL(MessagingException, ValueError):
+    """A transport URL could not be parsed; the message names the bad part.
+
+    Also a ``ValueError``: oslo.messaging raises a bare ``ValueError`` for a
+    port that is not a number or an unbalanced ``[``, so oslo-era
+    ``except ValueError`` around a parse keeps working.
+    """
 
     def __init__(self, url: str, msg: str | None = None) -> None:
         super().__init__(msg)

@@ -8,11 +8,12 @@ Signatures, ``str()``, equality and hashing are oslo.messaging's.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 from .exceptions import InvalidTransportURL
 
@@ -45,7 +46,7 @@ class TransportHost:
                 out += ":" + (_MASK if mask else quote(self.password, ""))
             out += "@"
         if self.hostname:
-            out += f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+            out += f"[{self.hostname}]" if _is_ipv6(self.hostname) else self.hostname
         if self.port is not None:
             out += f":{self.port}"
         return out
@@ -136,33 +137,19 @@ class TransportURL:
         if not isinstance(url, str):
             raise InvalidTransportURL(repr(url), f"Wrong URL type: {type(url).__name__}")
         shown = mask_url(url)
-        if "://" not in url:
-            if ":" in url and url.split(":", 1)[0].isidentifier():
-                scheme, rest = url.split(":", 1)
-                rest = rest.lstrip("/")
-                url = f"{scheme}://" if not rest else f"{scheme}:///{rest}"
-            else:
-                raise InvalidTransportURL(shown, f"No scheme specified in {shown!r}")
-        scheme, rest = url.split("://", 1)
-        if not scheme or not all(c.isalnum() or c in "+-." for c in scheme):
-            raise InvalidTransportURL(shown, f"Invalid scheme {scheme!r} in {shown!r}")
-        query_s = ""
-        if "?" in rest:
-            rest, query_s = rest.split("?", 1)
-        if "#" in query_s:
-            query_s = query_s.split("#", 1)[0]
-        netloc, slash, path = rest.partition("/")
-        vhost = unquote(path) if slash else None
-        hosts = tuple(_parse_host(h, shown) for h in netloc.split(",")) if netloc else ()
-        _warn_mixed_credentials(hosts, shown)
-        query: dict[str, str] = {}
+        # The standard library's split is oslo.messaging's: the same scheme rules
+        # ('rabbit:h' has no hosts), fragments, and brackets checks.
         try:
-            pairs = parse_qsl(query_s, keep_blank_values=True, strict_parsing=bool(query_s))
+            parts = urlparse(url)
         except ValueError as exc:
-            raise InvalidTransportURL(shown, f"Invalid query {query_s!r}: {exc}") from None
-        for key, value in pairs:
-            query[key] = f"{query[key]},{value}" if key in query else value
-        return cls(conf, scheme.lower(), vhost, hosts, query)
+            raise InvalidTransportURL(shown, f"Invalid URL {shown!r}: {exc}") from None
+        if not parts.scheme:
+            raise InvalidTransportURL(shown, f"No scheme specified in {shown!r}")
+        vhost = unquote(parts.path[1:]) if parts.path.startswith("/") else None
+        # Empty entries of the host list are skipped ('rabbit://h1,,h2/', 'rabbit://,/').
+        hosts = tuple(_parse_host(spec, shown) for spec in parts.netloc.split(",") if spec)
+        _warn_mixed_credentials(hosts, shown)
+        return cls(conf, parts.scheme, vhost, hosts, _parse_query(parts.query))
 
     def with_hosts(self, hosts: Iterable[TransportHost]) -> TransportURL:
         """Return a copy with other hosts (drivers use it for failover lists)."""
@@ -209,40 +196,75 @@ def _is_conf(conf: Any) -> bool:
         isinstance(conf, Mapping) or hasattr(conf, "register_opts"))
 
 
+def _parse_query(text: str) -> dict[str, str]:
+    """The URL query as oslo.messaging reads it.
+
+    Pairs split on ``&`` and are percent- and ``+``-decoded; a pair with an
+    empty value (``b=``) or without ``=`` (``b``) is left out, as are empty
+    pairs (``&&``); a repeated key gets its values joined with ``,``
+    (``a=1&a=2`` -> ``'1,2'``), in the order given.
+    """
+    return {key: ",".join(values) for key, values in parse_qs(text).items()}
+
+
+def _is_ipv6(name: str) -> bool:
+    """True for an IPv6 address, with or without a ``%scope``."""
+    try:
+        ipaddress.IPv6Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_port(text: str, hostname: str | None, shown: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidTransportURL(shown, f"Invalid port {text!r} for host {hostname!r}")
+    return int(text)
+
+
 def _parse_host(spec: str, shown: str) -> TransportHost:
-    if not spec:
-        raise InvalidTransportURL(shown, f"Empty host in {shown!r}")
+    """One entry of the host list: ``[user[:pass]@]host[:port]``.
+
+    As oslo.messaging: the user name and password are percent-decoded, the
+    host name is kept as written; a host with several ``:`` and no brackets
+    is an IPv6 address without a port (``::1``). Refused where oslo would
+    pass on something no client can connect to: a port that is not a number
+    in 1-65535, text after an IPv6 address's ``]``, several ``:`` in a name
+    that is not an IPv6 address.
+    """
     username = password = None
     if "@" in spec:
         creds, spec = spec.rsplit("@", 1)
         user, colon, pw = creds.partition(":")
         username = unquote(user)
         password = unquote(pw) if colon else None
-    hostname: str | None
-    port_s = ""
+    if not spec:
+        return TransportHost(None, None, username, password)
+    hostname: str
+    port = None
     if spec.startswith("["):
-        end = spec.find("]")
-        if end < 0:
+        hostname, bracket, tail = spec[1:].partition("]")
+        if not bracket:
             raise InvalidTransportURL(shown, f"Unterminated IPv6 address {spec!r}")
-        hostname = spec[1:end]
-        tail = spec[end + 1:]
         if tail and not tail.startswith(":"):
             raise InvalidTransportURL(shown, f"Unexpected text after IPv6 address: {tail!r}")
-        port_s = tail[1:]
-    elif spec.count(":") > 1:
-        raise InvalidTransportURL(shown, f"IPv6 address {spec!r} must be in brackets")
-    else:
+        if tail:
+            port = _parse_port(tail[1:], hostname, shown)
+    elif spec.count(":") == 1:
         hostname, _, port_s = spec.partition(":")
-    port = None
-    if port_s:
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-            raise InvalidTransportURL(shown, f"Invalid port {port_s!r} for host {hostname!r}")
-        port = int(port_s)
-    return TransportHost(unquote(hostname) or None, port, username, password)
+        port = _parse_port(port_s, hostname, shown)
+    elif ":" in spec and not _is_ipv6(spec):
+        raise InvalidTransportURL(shown, f"Invalid host {spec!r}: several ':' in a name "
+                                         "that is not an IPv6 address (an IPv6 address "
+                                         "with a port goes in brackets)")
+    else:
+        hostname = spec
+    return TransportHost(hostname, port, username, password)
 
 
 def _warn_mixed_credentials(hosts: tuple[TransportHost, ...], shown: str) -> None:
-    with_creds = [h.username is not None for h in hosts]
+    # oslo's rule: a host has credentials when it has both a user name and a password
+    with_creds = [h.username is not None and h.password is not None for h in hosts]
     if any(with_creds) and not all(with_creds):
         LOG.warning("Transport URL %s gives credentials for some hosts only; "
                     "hosts without them connect without credentials", shown)

@@ -83,16 +83,55 @@ def test_equality_and_hash_ignore_the_query_as_oslo():
     ("127.0.0.1:5672", "No scheme"),
     ("rabbit://h:notaport/", "Invalid port 'notaport'"),
     ("rabbit://h:70000/", "Invalid port '70000'"),
-    ("rabbit://[::1/", "Unterminated IPv6"),
-    ("rabbit://::1:5672/", "must be in brackets"),
-    ("rabbit://h1,,h2/", "Empty host"),
-    ("ra bbit://h/", "Invalid scheme"),
-    ("rabbit://h/?=&&", "Invalid query"),
+    ("rabbit://h:/", "Invalid port ''"),
+    ("rabbit://[::1/", "Invalid IPv6 URL"),
+    ("rabbit://[::1]x/", "Unexpected text after IPv6 address"),
+    ("rabbit://h:1:2/", "not an IPv6 address"),
+    ("ra bbit://h/", "No scheme"),
+    ("1abc://h/", "No scheme"),
 ])
 def test_bad_urls_name_the_bad_part(url, part):
     with pytest.raises(InvalidTransportURL) as info:
         TransportURL.parse(url)
     assert part in str(info.value)
+
+
+def test_a_bad_url_is_also_a_value_error_as_oslos_bare_one():
+    with pytest.raises(ValueError):
+        TransportURL.parse("rabbit://h:notaport/")
+
+
+@pytest.mark.parametrize("url, query", [
+    ("rabbit://h/?a=1&b=", {"a": "1"}),         # an empty value is left out
+    ("rabbit://h/?b=&a=1", {"a": "1"}),
+    ("rabbit://h/?a=1&b", {"a": "1"}),          # so is a key without '='
+    ("rabbit://h/?a=1&a=&a=2", {"a": "1,2"}),   # and an empty value among repeats
+    ("rabbit://h/?&&a=1&&b=2&", {"a": "1", "b": "2"}),
+    ("rabbit://h/?=&&", {}),
+    ("rabbit://h/?a=b=c", {"a": "b=c"}),
+    ("rabbit://h/?a=x+y%2Bz", {"a": "x y+z"}),
+    ("rabbit://h/?a=1;b=2", {"a": "1;b=2"}),    # only '&' separates pairs
+    ("rabbit://h/v?a=1#frag", {"a": "1"}),
+    ("rabbit://h/v#frag?a=1", {}),               # a fragment ends the URL
+])
+def test_the_query_is_read_as_oslo_reads_it(url, query):
+    assert TransportURL.parse(url).query == query
+
+
+@pytest.mark.parametrize("url, hosts, vhost", [
+    ("rabbit://h1,,h2/", [("h1", None), ("h2", None)], ""),     # empty entries skipped
+    ("rabbit://,/", [], ""),
+    ("rabbit://::1/", [("::1", None)], ""),                       # unbracketed IPv6, no port
+    ("rabbit://fe80::1:5672/", [("fe80::1:5672", None)], ""),
+    ("rabbit://h%41/", [("h%41", None)], ""),                     # host names kept as written
+    ("rabbit:h", [], None),                                        # no '//': no hosts
+    ("fake:/", [], ""),
+    ("rabbit://u:p@:5672/", [("", 5672)], ""),
+])
+def test_hosts_and_virtual_host_are_read_as_oslo_reads_them(url, hosts, vhost):
+    parsed = TransportURL.parse(url)
+    assert [(h.hostname, h.port) for h in parsed.hosts] == hosts
+    assert parsed.virtual_host == vhost
 
 
 def test_bad_url_error_masks_password():
