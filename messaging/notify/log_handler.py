@@ -3,7 +3,7 @@
 - :class:`LoggingNotificationHandler` sends every record as a ``logrecord``
   notification at the record's level (``logging.config`` friendly).
 - :class:`LoggingErrorNotificationHandler` (alias :data:`PublishErrorsHandler`)
-  sends ERROR records as ``error_notification`` events.
+  sends the records its level lets through as ``error_notification`` events.
 
 Both follow the service's configuration as oslo.messaging's do: the
 ``[oslo_messaging_notifications]`` driver, topics and transport_url (then
@@ -22,6 +22,7 @@ itself) is ignored, which prevents loops.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -168,13 +169,17 @@ class LoggingNotificationHandler(_SendingHandler):
 
 
 class LoggingErrorNotificationHandler(_SendingHandler):
-    """Sends ERROR (and worse) records as ``error_notification`` with ``{'error': msg}``.
+    """Sends each record it handles as ``error_notification`` with ``{'error': msg}``.
 
-    oslo.log builds it as ``PublishErrorsHandler(logging.ERROR)`` when
-    ``publish_errors`` is set; it then follows the service's configuration
-    (see the module docstring).
+    As oslo.messaging's, the handler's level alone picks the records: every
+    record at or above it is published, at the ERROR priority
+    (``PublishErrorsHandler(logging.WARNING)`` publishes warnings too; with
+    no level, as ``logging.Handler``, every record). oslo.log builds it as
+    ``PublishErrorsHandler(logging.ERROR)`` when ``publish_errors`` is set;
+    it then follows the service's configuration (see the module docstring).
 
-    :param level: the handler's level (default ERROR).
+    :param level: the handler's level, a number or a name (default NOTSET,
+        as oslo's).
     :param url: transport URL (None: the configuration's, as
         :class:`LoggingNotificationHandler`).
     :param conf: the configuration to follow; default ``CONF``, else ``cfg.CONF``.
@@ -182,11 +187,15 @@ class LoggingErrorNotificationHandler(_SendingHandler):
         handler then does not clean it up; its ``conf`` is followed).
     :param driver: notifier driver(s), overriding the configuration's.
 
-    Nothing is sent when the notifier uses the ``log`` driver: the
-    notification would be logged, and could come back here (oslo's guard).
+    The payload's ``error`` is the record's unformatted ``msg``, as oslo's:
+    ``logger.error("disk %s failed", "sda")`` sends ``'disk %s failed'``. A
+    ``msg`` JSON can carry (a dict, a number) is sent as it is; any other
+    object as its ``str()``. Nothing is sent when the notifier uses the
+    ``log`` driver: the notification would be logged, and could come back
+    here (oslo's guard).
     """
 
-    def __init__(self, level: int = logging.ERROR, *, url: str | None = None,
+    def __init__(self, level: int | str = logging.NOTSET, *, url: str | None = None,
                  conf: Any = None, transport: Transport | None = None,
                  driver: str | Sequence[str] | None = None) -> None:
         super().__init__(level)
@@ -203,10 +212,21 @@ class LoggingErrorNotificationHandler(_SendingHandler):
         self._uses_log_driver = "log" in self.notifier.drivers
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._uses_log_driver or record.levelno < logging.ERROR:
+        if self._uses_log_driver:
             return
-        msg = record.msg if isinstance(record.msg, str) else str(record.msg)
-        self._send(record, self.notifier.error, "error_notification", {"error": msg})
+        self._send(record, self.notifier.error, "error_notification",
+                   {"error": _json_or_str(record.msg)})
+
+
+def _json_or_str(value: Any) -> Any:
+    """``value`` if JSON carries it as it is, else its ``str()``."""
+    if isinstance(value, str):
+        return value
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
 
 
 #: oslo.messaging's older name.

@@ -11,6 +11,7 @@ broker or oslo.messaging the tests skip with the reason, unless
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -160,3 +161,29 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = 
 def wait() -> Callable[..., Any]:
     """``wait(predicate, timeout=10, what=...)``: poll with a deadline."""
     return wait_until
+
+
+@pytest.fixture
+def capture(url: str) -> Iterator[Callable[[str], Callable[[], Any]]]:
+    """``capture(routing_key)`` declares an oslo-style queue; returns a function to grab from it."""
+    import kombu
+
+    conn = kombu.Connection(url.replace("rabbit://", "amqp://"))
+    channel = conn.channel()
+
+    def declare(key: str) -> Callable[[], Any]:
+        exchange = kombu.Exchange("openstack", "topic", durable=False)
+        kombu.Queue(key, exchange, key, durable=False, channel=channel).declare()
+
+        def grab() -> Any:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                msg = channel.basic_get(key, no_ack=True)
+                if msg is not None:
+                    return msg
+                time.sleep(0.01)
+            raise AssertionError(f"nothing on {key}")
+        return grab
+
+    yield declare
+    conn.release()

@@ -8,40 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
-import kombu
 import pytest
 
 import messaging
 from messaging.notify import Notifier
 
 pytestmark = pytest.mark.rabbit
-
-
-@pytest.fixture
-def capture(url):
-    """``capture(routing_key)`` declares an oslo-style queue; returns a function to grab from it."""
-    conn = kombu.Connection(url.replace("rabbit://", "amqp://"))
-    channel = conn.channel()
-
-    def declare(key: str):
-        exchange = kombu.Exchange("openstack", "topic", durable=False)
-        kombu.Queue(key, exchange, key, durable=False, channel=channel).declare()
-
-        def grab():
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                msg = channel.basic_get(key, no_ack=True)
-                if msg is not None:
-                    return msg
-                time.sleep(0.01)
-            raise AssertionError(f"nothing on {key}")
-        return grab
-
-    yield declare
-    conn.release()
 
 
 def _shape(msg) -> tuple[dict, list[str], bytes]:

@@ -119,7 +119,7 @@ def test_log_driver_does_not_loop_back_into_the_handler():
 
 
 def test_error_handler_sends_error_notifications():
-    handler = LoggingErrorNotificationHandler(url="fake://", driver="test")
+    handler = LoggingErrorNotificationHandler(logging.ERROR, url="fake://", driver="test")
     with attached(handler) as logger:
         logger.warning("not an error")
         logger.error("disk %s failed", "sda")
