@@ -137,7 +137,7 @@ class RequestNotifier:
                  ) -> Iterable[bytes]:
         request = Request(environ)
         if request.method in self.ignore_req_list:
-            return self.application(environ, start_response)
+            return _no_body_for_head(request, self.application(environ, start_response))
         self.process_request(request)
         started: list[Response] = []
 
@@ -154,7 +154,17 @@ class RequestNotifier:
             self.process_response(request, None, value, traceback)
             raise
         self.process_response(request, started[-1] if started else None)
-        return first
+        return _no_body_for_head(request, first)
+
+
+def _no_body_for_head(request: Request, body: Iterable[bytes]) -> Iterable[bytes]:
+    """No body in the answer to a HEAD request, as oslo's (webob's) middleware.
+
+    The application's body is not read, only closed.
+    """
+    if request.method != "HEAD":
+        return body
+    return _chain([], iter(()), body)
 
 
 def _until_started(body: Iterable[bytes], started: list[Response]) -> Iterable[bytes]:

@@ -85,9 +85,28 @@ def test_service_name_defaults_to_the_host(url):
 def test_ignored_methods_send_nothing(url):
     middleware = Notifying(_app, url=url, ignore_req_list="get, HEAD")
     assert _call(middleware, _environ("GET"))[1] == b"ok"
-    assert _call(middleware, _environ("HEAD"))[1] == b"ok"
+    assert _call(middleware, _environ("HEAD"))[1] == b""  # no body for HEAD, as oslo's
     assert _sent() == []
     _call(middleware, _environ("POST"))
+    assert [e for e, *_ in _sent()] == ["http.request", "http.response"]
+
+
+def test_a_head_request_is_answered_without_a_body_and_the_body_is_closed(url):
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            raise AssertionError("the body of a HEAD answer is not read")
+
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return Body()
+
+    assert _call(Notifying(app, url=url), _environ("HEAD"))[1] == b""
+    assert closed == [True]
     assert [e for e, *_ in _sent()] == ["http.request", "http.response"]
 
 
