@@ -21,9 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import math
 import os
-import select
 import socket
 import ssl
 import time
@@ -50,6 +48,7 @@ from messaging.exceptions import MessageDeliveryFailure
 from messaging.url import TransportHost, TransportURL
 
 from . import errors
+from .poller import Poller
 
 __all__ = ["KombuConnection", "Session"]
 
@@ -117,8 +116,9 @@ class KombuConnection(ConnectionBase):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._wake_pending = False
-        self._poller = select.poll()
-        self._poller.register(self._wake_r, select.POLLIN)
+        # select.poll, or eventlet's hub in a monkey-patched process (poller.py)
+        self._poller = Poller()
+        self._poller.register(self._wake_r)
         self._sock: Any = None
         #: the socket's fd as registered (a closed socket's fileno() is -1)
         self._sock_fd = -1
@@ -177,9 +177,9 @@ class KombuConnection(ConnectionBase):
         else:
             timeout = self._wait_time()
         buffered = self._buffered(session)
-        events = self._poller.poll(0 if buffered else math.ceil(timeout * 1000))
+        events = self._poller.poll(0.0 if buffered else timeout)
         readable = buffered
-        for fd, _event in events:
+        for fd in events:
             if fd == self._wake_r:
                 self._clear_wakeups()
             elif fd == self._sock_fd:
@@ -220,9 +220,9 @@ class KombuConnection(ConnectionBase):
 
     def _clear_wakeups(self) -> None:
         try:
-            while os.read(self._wake_r, 4096):
+            while self._poller.read(self._wake_r, 4096):
                 pass
-        except (BlockingIOError, OSError):
+        except OSError:
             pass
 
     def _wait_time(self) -> float:
@@ -379,7 +379,7 @@ class KombuConnection(ConnectionBase):
         """Sleep until the next attempt, waking for close() and to drop expired work."""
         now = time.monotonic()
         wait = min(delay, self._backlog.earliest - now, 0.5)
-        if self._poller.poll(math.ceil(max(wait, 0.0) * 1000)):
+        if self._poller.poll(max(wait, 0.0)):
             self._clear_wakeups()
         self._take_tasks()
         self._settles.clear()  # their channel is gone: the broker requeued those deliveries
@@ -389,9 +389,9 @@ class KombuConnection(ConnectionBase):
         self._forget_socket()
         self._sock = session.amqp_connection.sock
         self._sock_fd = self._sock.fileno()
-        self._poller.register(self._sock_fd, select.POLLIN)
-        self._readable = select.poll()
-        self._readable.register(self._sock_fd, select.POLLIN)
+        self._poller.register(self._sock_fd)
+        self._readable = Poller()
+        self._readable.register(self._sock_fd)
         if isinstance(self._sock, ssl.SSLSocket):
             self._readable = _SSLReadable(self._sock, self._readable)
 
@@ -554,7 +554,7 @@ class KombuConnection(ConnectionBase):
                     self._backlog.done(task)
                     self._current = None
                 while session.confirm.pending and time.monotonic() < deadline:
-                    if self._buffered(session) or self._poller.poll(50):
+                    if self._buffered(session) or self._poller.poll(0.05):
                         self._clear_wakeups()
                         if self._buffered(session) or self._readable.poll(0):
                             self._drain(session)
