@@ -68,3 +68,32 @@ def test_defaults_and_repeatable_options_match(both):
             differences.append(f"{key}: repeatable {isinstance(opt, cfg.MultiOpt)}, ours "
                                f"{isinstance(mine, cfg.MultiOpt)}")
     assert differences == []
+
+
+#: Options oslo.messaging types as integers and this library as floats, with why.
+FLOAT_HERE: dict[tuple[str, str], str] = {
+    ("DEFAULT", "rpc_response_timeout"): "a call may wait a fraction of a second (tests: 0.5)",
+    **{("oslo_messaging_rabbit", name): "reconnect pacing in fractions of a second" for name in (
+        "kombu_missing_consumer_retry_timeout", "rabbit_interval_max", "rabbit_retry_backoff",
+        "rabbit_retry_interval")},
+}
+
+
+def test_types_match_but_for_the_documented_floats(both):
+    """Same type for every shared option; the five floats read oslo's integer values."""
+    from oslo_config import types
+
+    theirs, ours = both
+    differences = {key: (type(opt.type).__name__, type(ours[key].type).__name__)
+                   for key, opt in theirs.items()
+                   if key in ours and type(opt.type) is not type(ours[key].type)}
+    assert differences == dict.fromkeys(FLOAT_HERE, ("Integer", "Float"))
+    for key in FLOAT_HERE:
+        assert isinstance(theirs[key].type, types.Integer)
+        # whatever oslo's type accepts, ours reads as the same number
+        for text in ("0", "1", "30", str(theirs[key].default)):
+            try:
+                value = theirs[key].type(text)
+            except ValueError:  # below oslo's minimum
+                continue
+            assert ours[key].type(text) == value
