@@ -189,8 +189,9 @@ class LoggingErrorNotificationHandler(_SendingHandler):
 
     The payload's ``error`` is the record's unformatted ``msg``, as oslo's:
     ``logger.error("disk %s failed", "sda")`` sends ``'disk %s failed'``. A
-    ``msg`` JSON can carry (a dict, a number) is sent as it is; any other
-    object as its ``str()``. Nothing is sent when the notifier uses the
+    ``msg`` JSON can carry (a dict, a number) is sent as it is, an exception
+    (``LOG.error(exc)``) as its ``repr()``, as oslo's serializer sends them;
+    any other object as its ``str()`` (oslo's fails to send it). Nothing is sent when the notifier uses the
     ``log`` driver: the notification would be logged, and could come back
     here (oslo's guard).
     """
@@ -219,9 +220,12 @@ class LoggingErrorNotificationHandler(_SendingHandler):
 
 
 def _json_or_str(value: Any) -> Any:
-    """``value`` if JSON carries it as it is, else its ``str()``."""
+    """``value`` if JSON carries it as it is; an exception as its ``repr()``, as oslo's
+    serializer sends it (``LOG.error(exc)``); any other object as its ``str()``."""
     if isinstance(value, str):
         return value
+    if isinstance(value, Exception):
+        return repr(value)
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):

@@ -94,7 +94,8 @@ def test_the_level_alone_picks_the_records_as_oslos(
     """Each library's handler at the same level publishes the same records, the same way."""
     _service(tmp_path, oslo_conf, monkeypatch, topic, url)
     records = [(logging.DEBUG, "d"), (logging.INFO, "i"), (logging.WARNING, "w %s"),
-               (logging.ERROR, {"disk": "sda"}), (logging.CRITICAL, 42)]
+               (logging.ERROR, {"disk": "sda"}), (logging.ERROR, ValueError("bad disk")),
+               (logging.CRITICAL, 42)]
     expected = sum(1 for lvl, _ in records if lvl >= level)
     endpoint = _Endpoint()
     running(get_notification_listener(notification_transport, [messaging.Target(topic=topic)],
@@ -112,4 +113,5 @@ def test_the_level_alone_picks_the_records_as_oslos(
         assert {(p, e) for p, e, _ in endpoint.seen} == {("error.publisher",
                                                          "error_notification")}
     assert got[0] == got[1]
-    assert got[1] == [msg for lvl, msg in records if lvl >= level]
+    assert got[1] == [repr(msg) if isinstance(msg, Exception) else msg
+                      for lvl, msg in records if lvl >= level]

@@ -71,6 +71,8 @@ def test_the_error_is_the_unformatted_msg_and_json_values_stay_values():
             return "a thing"
 
     got = _log(handler, (logging.ERROR, "disk %s"), (logging.ERROR, {"disk": "sda"}),
-               (logging.ERROR, 42), (logging.ERROR, Thing()))
+               (logging.ERROR, 42), (logging.ERROR, ValueError("bad disk")),
+               (logging.ERROR, Thing()))
     assert got == [("ERROR", "disk %s"), ("ERROR", {"disk": "sda"}), ("ERROR", 42),
+                   ("ERROR", "ValueError('bad disk')"),  # LOG.error(exc): oslo's repr
                    ("ERROR", "a thing")]
