@@ -191,9 +191,9 @@ class LoggingErrorNotificationHandler(_SendingHandler):
     ``logger.error("disk %s failed", "sda")`` sends ``'disk %s failed'``. A
     ``msg`` JSON can carry (a dict, a number) is sent as it is, an exception
     (``LOG.error(exc)``) as its ``repr()``, as oslo's serializer sends them;
-    any other object as its ``str()`` (oslo's fails to send it). Nothing is sent when the notifier uses the
-    ``log`` driver: the notification would be logged, and could come back
-    here (oslo's guard).
+    any other object as its ``str()`` (oslo's fails to send it). Nothing is
+    sent when the notifier uses the ``log`` driver: the notification would
+    be logged, and could come back here (oslo's guard).
     """
 
     def __init__(self, level: int | str = logging.NOTSET, *, url: str | None = None,
