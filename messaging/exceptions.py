@@ -84,7 +84,7 @@ class InvalidTarget(MessagingException, ValueError):
     """A Target lacks what the operation needs, or asks for something it cannot do."""
 
     def __init__(self, msg: str, target: Any = None) -> None:
-        super().__init__(f"{msg}: {target}" if target is not None else msg)
+        super().__init__(f"{msg}:{target}" if target is not None else msg)  # oslo's text
         self.target = target
 
 
@@ -125,7 +125,7 @@ class ClientSendError(MessagingException):
 
     def __init__(self, target: Any = None, ex: BaseException | None = None,
                  msg: str | None = None) -> None:
-        super().__init__(msg or f"Failed to send to target {target}: {ex}")
+        super().__init__(msg or f'Failed to send to target "{target}": {ex}')
         self.kwargs = {"msg": self.msg}
         self.target = target
         self.ex = ex
@@ -151,7 +151,7 @@ class RPCVersionCapError(MessagingException):
     """A client asked to send a version above its ``version_cap``."""
 
     def __init__(self, version: str, version_cap: str) -> None:
-        super().__init__(f"Requested message version, {version} is incompatible. "
+        super().__init__(f"Requested message version, {version} is incompatible.  "  # oslo's two spaces
                          f"It needs to be equal in major version and less than or equal "
                          f"in minor version as the specified version cap {version_cap}.")
         self.kwargs = {"version": version, "version_cap": version_cap}
@@ -167,7 +167,7 @@ class ExecutorLoadFailure(MessagingServerError):
     """The named executor is not installed."""
 
     def __init__(self, executor: str, ex: BaseException | str) -> None:
-        super().__init__(f"Failed to load executor {executor!r}: {ex}")
+        super().__init__(f'Failed to load executor "{executor}": {ex}')
         self.kwargs = {"executor": executor, "ex": str(ex)}
         self.executor = executor
         self.ex = ex
@@ -178,7 +178,7 @@ class ServerListenError(MessagingServerError):
 
     def __init__(self, target: Any = None, ex: BaseException | None = None,
                  msg: str | None = None) -> None:
-        super().__init__(msg or f"Failed to listen on target {target}: {ex}")
+        super().__init__(msg or f'Failed to listen on target "{target}": {ex}')
         self.kwargs = {"msg": self.msg}
         self.target = target
         self.ex = ex

@@ -311,7 +311,7 @@ class Amqp091Driver(Driver):
             exc = ready.exception()
             if exc is not None:
                 listener.cleanup()
-                raise ServerListenError(target, msg=f"Failed to listen on target {target}: "
+                raise ServerListenError(target, msg=f"Failed to listen on target \"{target}\": "
                                                     f"{exc}")
             return listener
         LOG.warning("Not yet consuming for %s (%s): %s; connecting in the background",

@@ -248,7 +248,7 @@ class AmqpDriver(Driver):
         refused = listener.wait_started(min(_LISTEN_WAIT, self.settings.connect_timeout + 5))
         if refused:
             listener.cleanup()
-            raise ServerListenError(target, msg=f"Failed to listen on target {target}: "
+            raise ServerListenError(target, msg=f"Failed to listen on target \"{target}\": "
                                                 f"{refused}")
         if not listener.consuming:
             LOG.warning("Listening on %s in the background: %s", target,
