@@ -103,7 +103,7 @@ def _rpc(transport: messaging.Transport, say: Any) -> None:
 
         another.called.clear()
         say("cast(fanout=True, namespace='namespace2') returns at once, without a result:")
-        fanout = messaging.RPCClient(transport, messaging.Target(
+        fanout = messaging.get_rpc_client(transport, messaging.Target(
             topic="test", server="server1", namespace="namespace2", fanout=True))
         fanout.cast(ctxt={}, method="test", arg="this is text")
         say("  [client] cast returned None before knowing whether the server ran it")

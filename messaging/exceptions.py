@@ -151,7 +151,8 @@ class RPCVersionCapError(MessagingException):
     """A client asked to send a version above its ``version_cap``."""
 
     def __init__(self, version: str, version_cap: str) -> None:
-        super().__init__(f"Requested message version, {version} is incompatible.  "  # oslo's two spaces
+        # oslo's text, with its two spaces
+        super().__init__(f"Requested message version, {version} is incompatible.  "
                          f"It needs to be equal in major version and less than or equal "
                          f"in minor version as the specified version cap {version_cap}.")
         self.kwargs = {"version": version, "version_cap": version_cap}

@@ -171,7 +171,19 @@ class RPCClient(_CallContext):
 
     _warn_transport_kind = True
 
+    def __init__(self, transport: Transport, target: Target, timeout: float | None = None,
+                 version_cap: str | None = None, serializer: Serializer | None = None,
+                 retry: int | None = None, call_monitor_timeout: float | None = None,
+                 transport_options: TransportOptions | None = None,
+                 _manual_load: bool = True) -> None:
+        if _manual_load:  # built directly, not by get_rpc_client: oslo's warning
+            LOG.warning("Using RPCClient manually to instantiate client. Please use "
+                        "get_rpc_client to obtain an RPC client instance.")
+        super().__init__(transport, target, timeout, version_cap, serializer, retry,
+                         call_monitor_timeout, transport_options)
+
+
 def get_rpc_client(transport: Transport, target: Target, client_cls: type[RPCClient] = RPCClient,
                    **kwargs: Any) -> RPCClient:
     """Build an :class:`RPCClient` (the preferred spelling in oslo.messaging 14+)."""
-    return client_cls(transport, target, **kwargs)
+    return client_cls(transport, target, _manual_load=False, **kwargs)
