@@ -19,6 +19,8 @@ class Delivery:
 
     :param delivery_tag: the channel's tag, used to settle it (on the
         channel it came from: see the connection's ``ack``/``reject``).
+    :param queue: the queue it was consumed from (a stream's deliveries are
+        settled differently).
     """
 
     body: bytes
@@ -26,3 +28,4 @@ class Delivery:
     delivery_tag: int
     exchange: str
     routing_key: str
+    queue: str = ""

@@ -72,6 +72,7 @@ from .codec import encode_body
 from .connection import Connection, ConnectionFactory
 from .listener import AmqpListener, ObsoleteReplyQueues
 from .options import Settings, load_settings
+from .queue_names import QueueNameClaim, claim
 from .reply import ReplyQueue
 from .tls import ssl_protocol
 from .topology import (
@@ -116,6 +117,8 @@ class Amqp091Driver(Driver):
         self._client: Connection | None = None
         self._replies: ReplyQueue | None = None
         self._listeners: set[AmqpListener] = set()
+        #: the stable fanout names' slots (``use_queue_manager``), by id of their listener
+        self._claims: dict[int, QueueNameClaim] = {}
         self._obsolete = ObsoleteReplyQueues(ttl=max(60.0, float(
             self.settings.kombu_missing_consumer_retry_timeout)))
         self._closed = False
@@ -266,11 +269,30 @@ class Amqp091Driver(Driver):
     # ------------------------------------------------------------------ listening
 
     def listen(self, target: Target) -> Listener:
-        """Consume ``T`` (shared), ``T.S`` and a private ``T_fanout_<hex>`` queue."""
+        """Consume ``T`` (shared), ``T.S`` and a fanout queue.
+
+        The fanout queue is a private ``T_fanout_<hex>``; with
+        ``use_queue_manager`` ``T_fanout_<hostname>:<processname>:<n>``
+        (its slot held until the listener is cleaned up); with
+        ``rabbit_stream_fanout`` the stream ``T_fanout`` every server shares.
+        """
         exchange_name, _ = rpc_route(target.replace(fanout=False), self.default_exchange)
-        queues = rpc_server_queues(self.settings, exchange_name, target.topic or "",
-                                   target.server or "")
-        return self._start_listener(target, queues, rpc=True, purpose="rpc-server")
+        topic = target.topic or ""
+        held: QueueNameClaim | None = None
+        if self.settings.use_queue_manager and not self.settings.rabbit_stream_fanout:
+            held = claim(self.settings.hostname, self.settings.processname, topic)
+        queues = rpc_server_queues(self.settings, exchange_name, topic, target.server or "",
+                                   fanout_suffix=held.suffix if held is not None else None)
+        try:
+            listener = self._start_listener(target, queues, rpc=True, purpose="rpc-server")
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
+        if held is not None:
+            with self._lock:
+                self._claims[id(listener)] = held
+        return listener
 
     def listen_for_notifications(self, targets_and_priorities: Sequence[tuple[Target, str]],
                                  pool: str | None = None) -> Listener:
@@ -319,8 +341,12 @@ class Amqp091Driver(Driver):
         return listener
 
     def _forget(self, listener: AmqpListener) -> None:
+        """A listener was cleaned up (its connection closed): forget it, free its name's slot."""
         with self._lock:
             self._listeners.discard(listener)
+            held = self._claims.pop(id(listener), None)
+        if held is not None:
+            held.release()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -340,6 +366,8 @@ class Amqp091Driver(Driver):
                 LOG.exception("Error cleaning up a listener")
         if client is not None:
             client.close()
+        if replies is not None:
+            replies.release_name()
         super().cleanup()
 
     @property

@@ -19,6 +19,10 @@ Delivery guarantees (the driver's ``capabilities`` say the same):
   endpoint returns; ``requeue`` is ``basic.reject(requeue=True)``.
 - A malformed body is logged, rejected without requeue, and the listener
   keeps serving.
+- A delivery from a fanout stream (``rabbit_stream_fanout``) is always
+  acked, never rejected (RabbitMQ 3.10 closes the channel on a reject of a
+  stream delivery); its :class:`~messaging_amqp091.streams.StreamCursor`
+  learns which offsets were handled, so a reconnect resumes after them.
 - An ack or reject is bound to the channel its delivery came on: never
   dropped while that channel lives (also while a reconnected connection
   still consumes its other queues), moot once it is gone.
@@ -55,6 +59,7 @@ from .codec import decode_body, encode_body
 from .connection import Connection
 from .delivery import Delivery
 from .options import Settings
+from .streams import StreamCursor, offset_of, stream_cursor
 from .topology import QueueSpec
 from .work import Publish, Subscription
 
@@ -132,6 +137,38 @@ class _Settle:
             self.ack()
 
 
+class _StreamSettle(_Settle):
+    """Settle a stream delivery: always ``basic.ack``, and tell the cursor if it was handled.
+
+    Acknowledging (or rejecting without requeue: malformed) marks the
+    offset handled; a requeue (handing it back at stop) only returns the
+    credit: the offset stays unhandled, so a consumer resumes at it.
+    """
+
+    __slots__ = ("_cursor", "_offset")
+
+    def __init__(self, conn: Connection, tag: int, generation: int,
+                 cursor: StreamCursor, offset: int | None) -> None:
+        super().__init__(conn, tag, generation)
+        self._cursor = cursor
+        self._offset = offset
+
+    def ack(self) -> None:
+        if not self._done:
+            self._done = True
+            if self._offset is not None:
+                self._cursor.handled(self._offset)
+            self._conn.ack(self._generation, self._tag)
+
+    def reject(self, requeue: bool) -> None:
+        if requeue:
+            if not self._done:
+                self._done = True
+                self._conn.ack(self._generation, self._tag)
+        else:
+            self.ack()
+
+
 class RpcMessage(RequestMessage):
     """An RPC request received by a :class:`AmqpListener`."""
 
@@ -187,6 +224,9 @@ class AmqpListener(Listener):
         self._sub = Subscription(queues, self._on_message)
         #: the queues this listener consumes (for introspection and tests)
         self.queues = list(queues)
+        #: the cursors of its fanout stream (``rabbit_stream_fanout``), by queue name
+        self.streams: dict[str, StreamCursor] = {
+            spec.name: cursor for spec in queues if (cursor := stream_cursor(spec)) is not None}
 
     @property
     def connection(self) -> Connection:
@@ -221,9 +261,20 @@ class AmqpListener(Listener):
 
     def _on_message(self, message: Delivery, generation: int) -> None:
         tag = message.delivery_tag
-        settle = _Settle(self._conn, tag, generation)
+        cursor = self.streams.get(message.queue) if self.streams else None
+        settle: _Settle
+        if cursor is not None:
+            offset = offset_of(message.headers)
+            if offset is not None and not cursor.delivered(offset):
+                LOG.debug("Skipping offset %d of stream %s: handled before a reconnect",
+                          offset, cursor.queue)
+                self._conn.ack(generation, tag)
+                return
+            settle = _StreamSettle(self._conn, tag, generation, cursor, offset)
+        else:
+            settle = _Settle(self._conn, tag, generation)
         if self._stopped:
-            self._conn.reject(generation, tag, True)
+            settle.reject(requeue=True)
             return
         try:
             inner = unwrap(decode_body(message.body, message.headers))
@@ -232,12 +283,12 @@ class AmqpListener(Listener):
         except Exception as exc:  # MalformedMessage, or anything odd in a body
             LOG.warning("Rejecting a malformed message from queue of routing key %r: %s",
                         message.routing_key, exc)
-            self._conn.reject(generation, tag, False)
+            settle.reject(requeue=False)
             return
         if self._tracker.is_duplicate(incoming.unique_id):
             LOG.warning("Dropping a duplicate of acknowledged message %s (routing key %r)",
                         incoming.unique_id, message.routing_key)
-            self._conn.ack(generation, tag)
+            settle.ack()
             return
         self._incoming.put(incoming)
 

@@ -9,8 +9,11 @@ a typed :class:`Settings`.
 
 A few options are accepted for compatibility but have no effect here (the
 send-connection pool: this driver shares one connection whose publishes are
-pipelined; the queue manager and stream fanout, which only change the names
-and types of a server's private queues); they log a warning when set.
+pipelined). ``use_queue_manager`` (stable reply and fanout queue names,
+:mod:`messaging_amqp091.queue_names`) and ``rabbit_stream_fanout`` (one
+stream queue per fanout topic, :mod:`messaging_amqp091.streams`) do what
+they do in oslo.messaging; a combination stream fanout cannot work with is
+refused.
 
 Three options are this library's own: ``publisher_confirms``,
 ``connect_timeout`` (one connection attempt) and ``send_timeout`` (the
@@ -87,9 +90,12 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
     Option("rabbit_quorum_max_memory_bytes", int, 0,
            "x-max-in-memory-bytes of quorum queues."),
     Option("rabbit_transient_queues_ttl", int, 1800,
-           "Seconds an unused reply or fanout queue lives (x-expires)."),
+           "Seconds an unused reply or fanout queue lives (x-expires); with "
+           "rabbit_stream_fanout, how long the fanout stream keeps a message (x-max-age). "
+           "0: no limit."),
     Option("rabbit_qos_prefetch_count", int, 0,
-           "Unacknowledged messages a listener may hold (0: unlimited)."),
+           "Unacknowledged messages a listener may hold (0: unlimited; "
+           "rabbit_stream_fanout needs a positive value)."),
     Option("heartbeat_timeout_threshold", int, 60,
            "AMQP heartbeat timeout in seconds (0 disables heartbeats)."),
     Option("heartbeat_rate", int, 3, "Heartbeat checks per timeout period."),
@@ -98,12 +104,20 @@ RABBIT_OPTIONS: tuple[Option, ...] = (
     Option("enable_cancel_on_failover", bool, False,
            "Consume with x-cancel-on-ha-failover: true."),
     Option("use_queue_manager", bool, False,
-           "Accepted for compatibility; reply and fanout queues keep random names."),
-    Option("hostname", str, socket.gethostname(), "Accepted for compatibility; unused."),
+           "Stable reply and fanout queue names: reply_<hostname>:<processname>:<n> and "
+           "<topic>_fanout_<hostname>:<processname>:<n> (oslo's format), so a restarted "
+           "process finds its queues again (they expire, and are not deleted on close). "
+           "n is the lowest slot free on this host (a flock, released when the process "
+           "exits): two live processes never share a name."),
+    Option("hostname", str, socket.gethostname(),
+           "Host name in use_queue_manager's queue names."),
     Option("processname", str, os.path.basename(sys.argv[0]) if sys.argv else "python",
-           "Accepted for compatibility; unused."),
+           "Process name in use_queue_manager's queue names."),
     Option("rabbit_stream_fanout", bool, False,
-           "Accepted for compatibility; servers consume fanout with classic queues."),
+           "One stream queue (x-queue-type: stream) <topic>_fanout per fanout topic, shared "
+           "by all its servers, instead of one queue per server; each server resumes after "
+           "a reconnect at the first message it has not handled. Needs RabbitMQ 3.9+, "
+           "rabbit_qos_prefetch_count > 0 and rabbit_transient_quorum_queue."),
     Option("publisher_confirms", bool, True,
            "Wait for the broker to confirm casts and notifications (this library's own)."),
     Option("connect_timeout", float, 5.0,
@@ -195,8 +209,12 @@ def load_settings(conf: Any, url: TransportURL) -> Settings:
     if settings.kombu_compression and not _known_compression(settings.kombu_compression):
         raise InvalidTransportURL(shown, f"Unknown kombu_compression "
                                          f"{settings.kombu_compression!r}")
-    for name in ("use_queue_manager", "rabbit_stream_fanout"):
-        if getattr(settings, name):
-            LOG.warning("Option %s is not supported by this driver and is ignored "
-                        "(the bytes on the bus stay compatible)", name)
+    from .streams import check_settings
+
+    why = check_settings(settings)
+    if why is not None:
+        raise InvalidTransportURL(shown, why)
+    if settings.use_queue_manager and not (settings.hostname and settings.processname):
+        raise InvalidTransportURL(shown, "use_queue_manager needs a non-empty hostname and "
+                                         "processname (they are part of the queue names)")
     return settings

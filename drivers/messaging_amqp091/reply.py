@@ -8,6 +8,11 @@ flight as futures (deadlines, call-monitor gaps, cancellation, cleanup). The
 reply queue's subscription is queued before the first request, so the queue
 exists before any reply can be sent to it, and it is consumed again after
 every reconnect.
+
+With ``use_queue_manager`` the name is ``reply_<hostname>:<processname>:<n>``
+(:mod:`messaging_amqp091.queue_names`): the slot is held until the queue is
+closed, and the queue is left to expire rather than deleted, so a restarted
+process consumes it again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .codec import decode_body
 from .connection import Connection
 from .delivery import Delivery
 from .options import Settings
+from .queue_names import QueueNameClaim, claim, reply_queue_name
 from .topology import reply_queue
 from .work import Subscription
 
@@ -37,9 +43,16 @@ class ReplyQueue:
 
     def __init__(self, conn: Connection, settings: Settings) -> None:
         self._conn = conn
-        #: the ``_reply_q`` put in requests
-        self.queue_name = f"reply_{uuid.uuid4().hex}"
-        spec = dataclasses.replace(reply_queue(settings, self.queue_name), owned=True)
+        #: the slot of a stable name (``use_queue_manager``), held until :meth:`close`
+        self.claim: QueueNameClaim | None = None
+        if settings.use_queue_manager:
+            self.claim = claim(settings.hostname, settings.processname, "reply")
+            #: the ``_reply_q`` put in requests
+            self.queue_name = reply_queue_name(self.claim)
+        else:
+            self.queue_name = f"reply_{uuid.uuid4().hex}"
+        spec = dataclasses.replace(reply_queue(settings, self.queue_name),
+                                   owned=self.claim is None)
         self._sub = Subscription([spec], self._on_message, no_ack=True)
         self.correlator = ReplyCorrelator(self.queue_name, state=conn.trouble, listeners=lambda
                                           t: conn.consumers(f"{t.topic}.{t.server}" if t.server
@@ -68,3 +81,8 @@ class ReplyQueue:
     def close(self, reason: str = "the transport was cleaned up") -> None:
         """End every waiting call at once with ``MessagingTimeout`` naming ``reason``."""
         self.correlator.close(reason)
+
+    def release_name(self) -> None:
+        """Give back a stable name's slot: call once its connection is closed (no consumer)."""
+        if self.claim is not None:
+            self.claim.release()

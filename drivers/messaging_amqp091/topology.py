@@ -89,7 +89,7 @@ class DurableMismatch(Exception):
 
 
 def _queue_arguments(s: Settings, *, ttl: int, quorum: bool) -> dict[str, Any]:
-    """oslo's ``_get_queue_arguments`` (without streams, which this driver does not use)."""
+    """oslo's ``_get_queue_arguments`` (a stream's: :func:`.streams.stream_queue_arguments`)."""
     args: dict[str, Any] = {}
     if s.rabbit_ha_queues:
         args["x-ha-policy"] = "all"
@@ -129,17 +129,30 @@ def _topic_queue(s: Settings, exchange: ExchangeSpec, routing_key: str,
 
 
 def rpc_server_queues(s: Settings, exchange_name: str, topic: str, server: str,
-                      ) -> list[QueueSpec]:
-    """The three queues of an RPC server: ``T`` (shared), ``T.S`` and its own fanout queue."""
+                      fanout_suffix: str | None = None) -> list[QueueSpec]:
+    """The three queues of an RPC server: ``T`` (shared), ``T.S`` and its fanout queue.
+
+    The fanout queue is the server's own ``T_fanout_<uuid hex>``, deleted
+    when it closes; ``T_fanout_<fanout_suffix>`` (``use_queue_manager``),
+    left to expire; or, with ``rabbit_stream_fanout``, the stream ``T_fanout``
+    shared by every server (:mod:`messaging_amqp091.streams`).
+    """
     exchange = control_exchange(s, exchange_name)
     fanout = fanout_exchange(s, topic)
     transient = s.rabbit_transient_quorum_queue
+    if s.rabbit_stream_fanout:
+        from .streams import stream_queue_spec
+
+        fanout_queue = stream_queue_spec(s, fanout, topic)
+    else:
+        fanout_queue = QueueSpec(
+            f"{fanout.name}_{fanout_suffix or uuid.uuid4().hex}", transient, False,
+            _queue_arguments(s, ttl=s.rabbit_transient_queues_ttl, quorum=transient),
+            (Binding(fanout, topic),), _consumer_arguments(s), owned=fanout_suffix is None)
     return [
         _topic_queue(s, exchange, topic),
         _topic_queue(s, exchange, addressing.server_key(topic, server)),
-        QueueSpec(f"{fanout.name}_{uuid.uuid4().hex}", transient, False,
-                  _queue_arguments(s, ttl=s.rabbit_transient_queues_ttl, quorum=transient),
-                  (Binding(fanout, topic),), _consumer_arguments(s), owned=True),
+        fanout_queue,
     ]
 
 

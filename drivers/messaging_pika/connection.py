@@ -353,7 +353,8 @@ class PikaConnection(ConnectionBase):
             if spec.owned:
                 self._owned.add(spec.name)
             last = tag == tags[-1]
-            ch.basic_consume(spec.name, partial(self._on_message, sub, session.generation),
+            ch.basic_consume(spec.name, partial(self._on_message, sub, session.generation,
+                                                        spec.name),
                              auto_ack=sub.no_ack, consumer_tag=tag,
                              arguments=dict(spec.consumer_arguments or {}) or None,
                              callback=partial(self._consumed, session, sub, tags) if last
@@ -372,11 +373,11 @@ class PikaConnection(ConnectionBase):
         self._subs_dirty = True  # look for the next one
         self._serve()
 
-    def _on_message(self, sub: Subscription, generation: int, _channel: Any, method: Any,
-                    properties: Any, body: bytes) -> None:
+    def _on_message(self, sub: Subscription, generation: int, queue: str, _channel: Any,
+                    method: Any, properties: Any, body: bytes) -> None:
         self._count_redelivery(method.redelivered)
         self._deliver(sub, generation, Delivery(body, properties.headers, method.delivery_tag,
-                                                method.exchange, method.routing_key))
+                                                method.exchange, method.routing_key, queue))
 
     def _on_consumer_cancelled(self, session: Session, frame: Any) -> None:
         """The broker cancelled a consumer (its queue was deleted): consume everything again."""

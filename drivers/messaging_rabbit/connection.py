@@ -445,19 +445,20 @@ class KombuConnection(ConnectionBase):
         for spec in sub.queues:
             tag = str(next(self._tags))
             ch.basic_consume(spec.name, consumer_tag=tag, no_ack=sub.no_ack,
-                             callback=partial(self._on_message, sub, session.generation),
+                             callback=partial(self._on_message, sub, session.generation, spec.name),
                              arguments=dict(spec.consumer_arguments or {}) or None,
                              on_cancel=partial(self._on_cancel, sub))
             tags.append(tag)
         sub.tags = tags
         sub.generation = session.generation
 
-    def _on_message(self, sub: Subscription, generation: int, message: amqp.Message) -> None:
+    def _on_message(self, sub: Subscription, generation: int, queue: str,
+                    message: amqp.Message) -> None:
         info = message.delivery_info
         self._count_redelivery(info.get("redelivered"))
         self._deliver(sub, generation, Delivery(
             message.body, message.headers, info["delivery_tag"], info.get("exchange", ""),
-            info.get("routing_key", "")))
+            info.get("routing_key", ""), queue))
 
     def _on_cancel(self, sub: Subscription, tag: str) -> None:
         if sub.active and not self._closing:
