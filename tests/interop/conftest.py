@@ -11,10 +11,15 @@ broker or oslo.messaging the tests skip with the reason, unless
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +192,56 @@ def capture(url: str) -> Iterator[Callable[[str], Callable[[], Any]]]:
 
     yield declare
     conn.release()
+
+
+PEER = str(Path(__file__).with_name("oslo_peer.py"))
+
+
+class Peer:
+    """``oslo_peer.py`` in a session of its own (oslo's queue manager reads the
+    ``/proc/<pgid>/stat`` of its process group leader); JSON lines from its stdout."""
+
+    def __init__(self, lock_path: str, *args: str) -> None:
+        # oslo's queue manager takes an oslo.concurrency external lock: it needs a lock path.
+        env = dict(os.environ, OSLO_LOCK_PATH=lock_path)
+        self.proc = subprocess.Popen([sys.executable, PEER, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env,
+                                     start_new_session=True)
+
+    def line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        text = self.proc.stdout.readline()  # bounded: the peer's calls time out in 30 s
+        if not text:
+            self.proc.wait(30)
+            raise AssertionError(f"oslo peer exited with {self.proc.returncode}")
+        return json.loads(text)
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+@pytest.fixture
+def peers(oslo: Any, tmp_path: Any) -> Iterator[Callable[..., Peer]]:
+    """Start oslo.messaging peers (``oslo_peer.py server|client ...``); closed after the test."""
+    made: list[Peer] = []
+    locks = tmp_path / "oslo-locks"
+    locks.mkdir()
+
+    def start(*args: str) -> Peer:
+        made.append(Peer(str(locks), *args))
+        return made[-1]
+
+    yield start
+    for peer in made:
+        peer.close()

@@ -1,6 +1,6 @@
 """``use_queue_manager`` with oslo.messaging 18.3.1 on the other end, both directions.
 
-oslo's side runs in a process of its own, started with
+oslo's side runs in a process of its own (the ``peers`` fixture), started with
 ``start_new_session=True``: its queue manager reads the process group
 leader's ``/proc/<pgid>/stat``, and under CI the test runner's group
 leader may be gone (FileNotFoundError). Names are oslo's format
@@ -11,12 +11,8 @@ leader may be gone (FileNotFoundError). Names are oslo's format
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -24,56 +20,7 @@ import messaging
 
 pytestmark = pytest.mark.rabbit
 
-PEER = str(Path(__file__).with_name("oslo_peer.py"))
 OPTIONS = {"use_queue_manager": True, "hostname": "node-a"}
-
-
-class Peer:
-    """oslo_peer.py in its own session; JSON lines from its stdout."""
-
-    def __init__(self, lock_path: str, *args: str) -> None:
-        # oslo's queue manager takes an oslo.concurrency external lock: it needs a lock path.
-        env = dict(os.environ, OSLO_LOCK_PATH=lock_path)
-        self.proc = subprocess.Popen([sys.executable, PEER, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env,
-                                     start_new_session=True)
-
-    def line(self) -> dict:
-        assert self.proc.stdout is not None
-        text = self.proc.stdout.readline()  # bounded: the peer's calls time out in 30 s
-        if not text:
-            self.proc.wait(30)
-            raise AssertionError(f"oslo peer exited with {self.proc.returncode}")
-        return json.loads(text)
-
-    def send(self, text: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(30)
-
-
-@pytest.fixture
-def peers(oslo, tmp_path):
-    made: list[Peer] = []
-    locks = tmp_path / "oslo-locks"
-    locks.mkdir()
-
-    def start(*args: str) -> Peer:
-        made.append(Peer(str(locks), *args))
-        return made[-1]
-
-    yield start
-    for peer in made:
-        peer.close()
 
 
 def _qm(proc: str) -> str:
