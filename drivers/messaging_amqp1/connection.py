@@ -697,7 +697,8 @@ class AmqpConnection:
         self._attempt()
 
     def when_ready(self) -> Future[None]:
-        """I/O thread: a future done at the next open, or failed at the next failed attempt."""
+        """I/O thread: a future done at the next open, or failed when a whole pass over the
+        URL's hosts failed (each host tried once since the last open)."""
         future: Future[None] = Future()
         if self.connected:
             future.set_result(None)
@@ -1023,12 +1024,15 @@ class AmqpConnection:
         self.last_error = reason
         self._report("lost", reason)
         self._charge_backlog(fatal, reason)
-        waiters, self._waiters = self._waiters, []
-        for future in waiters:
-            settle_future(future, exc=MessageDeliveryFailure(
-                f"cannot connect to {self.shown_url}: {reason}"))
         delay = 0.0
         if self._attempts % len(self._hosts) == 0:
+            # A whole pass over the hosts failed: only now is the broker unreachable. (Telling
+            # waiters at the first dead host made a listener return before it had tried the
+            # live hosts after it, not consuming; requests sent meanwhile were lost.)
+            waiters, self._waiters = self._waiters, []
+            for future in waiters:
+                settle_future(future, exc=MessageDeliveryFailure(
+                    f"cannot connect to {self.shown_url}: {reason}"))
             s = self.settings
             delay = min(s.connection_retry_interval + s.connection_retry_backoff * self._passes,
                         s.connection_retry_interval_max)
