@@ -2,9 +2,9 @@
 
 Proton is not thread-safe, so every proton object of a driver belongs to the
 thread of its :class:`IOLoop`, which runs the container's own event loop.
-Other threads hand it work through the container's ``EventInjector`` (an
-``ApplicationEvent`` wakes the loop, which then runs the queued callables)
-and get :class:`concurrent.futures.Future` objects back.
+Other threads hand it work through a queue and a wake-up pipe the loop
+selects on (:class:`_Waker`: the loop runs the queued callables when the
+pipe is readable) and get :class:`concurrent.futures.Future` objects back.
 
 An :class:`AmqpConnection` is one AMQP connection that keeps itself alive:
 
@@ -32,16 +32,17 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import os
 import ssl as _stdlib_ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, cast
 
 from proton import Condition, Delivery, Endpoint, Handler, Link, Message, SSLDomain, Terminus
-from proton.reactor import ApplicationEvent, Container, EventInjector
+from proton.reactor import Container
 
 from messaging.correlation import settle_future
 from messaging.exceptions import MessageDeliveryFailure, MessagingTimeout
@@ -56,7 +57,6 @@ __all__ = ["AmqpConnection", "IOLoop", "Outgoing", "ReceiverLink", "Subscription
 
 LOG = logging.getLogger(__name__)
 
-_WORK = "messaging_work"
 #: How often a connection looks for sends past their deadline.
 _SWEEP_INTERVAL = 0.25
 #: How long closing waits for the peer before dropping a connection.
@@ -87,7 +87,75 @@ class _Timer(Handler):
             LOG.exception("A timer of the AMQP 1.0 I/O thread failed")
 
 
-class _Events(Handler):
+class _Waker:
+    """The loop's wake-up: a pipe the container selects on; readable means "run the queue".
+
+    Proton's ``EventInjector`` does the same through a ``queue.Queue`` of
+    ``ApplicationEvent`` objects, each dispatched through every handler of the
+    container; a call costs one wake-up on each side, so this one runs the
+    loop's work directly when the pipe is readable.
+    """
+
+    def __init__(self, loop: IOLoop) -> None:
+        self._loop = loop
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._closed = False
+        self._released = False
+        #: read by proton's IOHandler for every selectable (None: not a socket's)
+        self._transport: Any = None
+
+    def wake(self) -> None:
+        """Make the loop run its queue soon (any thread, under the loop's lock)."""
+        if self._released:
+            return
+        try:
+            os.write(self._write_fd, b"!")
+        except OSError:  # closed at shutdown, or a full pipe (a wake-up is pending anyway)
+            pass
+
+    def close(self) -> None:
+        """I/O thread: leave the container's selectables (the loop may then end)."""
+        self._closed = True
+        self.wake()
+
+    def release(self) -> None:
+        """After the loop ended, under the loop's lock: close the pipe."""
+        self._released = True
+        for fd in (self._read_fd, self._write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- the container's selectable protocol ------------------------------------------
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def on_selectable_init(self, event: Any) -> None:
+        sel = event.context
+        sel.reading = True
+        sel.update()
+
+    def on_selectable_readable(self, event: Any) -> None:
+        try:
+            while os.read(self._read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        self._loop._drain()
+        if self._closed:
+            sel = event.context
+            sel.terminate()
+            sel.update()
+
+    def on_unhandled(self, method: str, *args: Any) -> None:
+        pass
+
+
+class _Events:
     """The container's handler: routes proton events to the connection or link they concern.
 
     A lean stand-in for proton's ``MessagingHandler`` (whose sub-handlers
@@ -96,11 +164,17 @@ class _Events(Handler):
     complete deliveries and reports outcomes, and nothing else. Every
     callback is guarded: an exception escaping a handler would end the
     container's event loop, and with it every connection of the driver.
+
+    It is the container's handler itself (not a child of proton's default
+    ``Handler``) and has no child handlers: each of the dozens of events of a
+    call is dispatched once here instead of three times.
     """
 
     def __init__(self, loop: IOLoop) -> None:
-        super().__init__()
         self._loop = loop
+
+    def on_unhandled(self, method: str, *args: Any) -> None:
+        """Every event type this class has no method for: nothing to do."""
 
     @staticmethod
     def _call(target: Any, name: str, *args: Any) -> None:
@@ -112,9 +186,6 @@ class _Events(Handler):
             LOG.exception("AMQP 1.0 event handler %s failed", name)
 
     # -- loop work ------------------------------------------------------------------------
-
-    def on_messaging_work(self, event: Any) -> None:
-        self._loop._drain()
 
     def on_reactor_quiesced(self, event: Any) -> None:
         # Dispatched before the IOHandler's select: run what came in meanwhile first.
@@ -195,12 +266,12 @@ class IOLoop:
 
     def __init__(self, name: str, container_id: str) -> None:
         self.name = name
-        self.container = Container(_Events(self))
+        self.container = Container()
+        # proton's stubs type these as its own classes; they only need the methods.
+        self.container.handler = cast(Handler, _Events(self))
         self.container.container_id = container_id
-        self._injector = EventInjector()
-        self.container.selectable(self._injector)
-        #: one event serves every wake-up (the injector only reads its type and context)
-        self._wake = ApplicationEvent(_WORK)
+        self._waker = _Waker(self)
+        self.container.selectable(cast(Any, self._waker))
         self._work: collections.deque[Callable[[], None]] = collections.deque()
         self._lock = threading.Lock()
         self._wake_pending = False
@@ -221,7 +292,7 @@ class IOLoop:
             if self._wake_pending:
                 return
             self._wake_pending = True
-        self._injector.trigger(self._wake)
+            self._waker.wake()  # under the lock: never after the pipe is released
 
     def run(self, fn: Callable[[], Any]) -> Future[Any]:
         """Run ``fn`` on the I/O thread; the future gets its result or exception."""
@@ -243,14 +314,10 @@ class IOLoop:
     def stop(self, timeout: float = 5.0) -> None:
         """Close every connection (bounded) and end the thread. Idempotent."""
         with self._lock:
-            if self._stopping:
-                first = False
-            else:
-                first = True
+            if not self._stopping:
                 self._work.append(self._begin_stop)
                 self._wake_pending = True
-        if first:
-            self._injector.trigger(self._wake)
+                self._waker.wake()
         if not self.in_loop:
             self._thread.join(timeout)
 
@@ -300,7 +367,7 @@ class IOLoop:
                 return
             for conn in list(self._connections):
                 conn._force_close()
-            self._injector.close()
+            self._waker.close()
             self.container.stop()
         check()
 
@@ -322,6 +389,7 @@ class IOLoop:
             with self._lock:
                 self._stopping = True
                 work, self._work = list(self._work), collections.deque()
+                self._waker.release()
             for fn in work:  # sends handed in too late: let them fail, not hang
                 try:
                     fn()
@@ -697,7 +765,8 @@ class AmqpConnection:
         self._attempt()
 
     def when_ready(self) -> Future[None]:
-        """I/O thread: a future done at the next open, or failed at the next failed attempt."""
+        """I/O thread: a future done at the next open, or failed when a whole pass over the
+        URL's hosts failed (each host tried once since the last open)."""
         future: Future[None] = Future()
         if self.connected:
             future.set_result(None)
@@ -1023,12 +1092,15 @@ class AmqpConnection:
         self.last_error = reason
         self._report("lost", reason)
         self._charge_backlog(fatal, reason)
-        waiters, self._waiters = self._waiters, []
-        for future in waiters:
-            settle_future(future, exc=MessageDeliveryFailure(
-                f"cannot connect to {self.shown_url}: {reason}"))
         delay = 0.0
         if self._attempts % len(self._hosts) == 0:
+            # A whole pass over the hosts failed: only now is the broker unreachable. (Telling
+            # waiters at the first dead host made a listener return before it had tried the
+            # live hosts after it, not consuming; requests sent meanwhile were lost.)
+            waiters, self._waiters = self._waiters, []
+            for future in waiters:
+                settle_future(future, exc=MessageDeliveryFailure(
+                    f"cannot connect to {self.shown_url}: {reason}"))
             s = self.settings
             delay = min(s.connection_retry_interval + s.connection_retry_backoff * self._passes,
                         s.connection_retry_interval_max)

@@ -196,7 +196,7 @@ class AmqpListener(Listener):
     # ------------------------------------------------------------------ any thread
 
     def wait_started(self, timeout: float) -> str | None:
-        """Block until consuming, refused, or the broker found unreachable (or ``timeout``).
+        """Block until consuming, refused, or every host of the URL failed once (or ``timeout``).
 
         Returns the refusal text when the broker refused the subscription.
         """
