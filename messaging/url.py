@@ -143,7 +143,9 @@ class TransportURL:
             parts = urlparse(url)
         except ValueError as exc:
             raise InvalidTransportURL(shown, f"Invalid URL {shown!r}: {exc}") from None
-        if not parts.scheme:
+        # A scheme starts with a letter (RFC 3986); Python 3.10's split still takes
+        # '127.0.0.1:5672' as the scheme '127.0.0.1', 3.11 and later do not.
+        if not parts.scheme or not parts.scheme[0].isalpha():
             raise InvalidTransportURL(shown, f"No scheme specified in {shown!r}")
         vhost = unquote(parts.path[1:]) if parts.path.startswith("/") else None
         # Empty entries of the host list are skipped ('rabbit://h1,,h2/', 'rabbit://,/').
