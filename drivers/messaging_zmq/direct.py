@@ -9,8 +9,8 @@ alone: it sends the request and waits for the reply on its socket
 the reply to the core's :class:`~messaging.correlation.ReplyCorrelator`
 like any other. One connection per thread and server also keeps a thread's
 casts to a server in order (a ROUTER takes turns between connections, so
-two would mix them): a socket still connecting, or whose queue is full
-(``IMMEDIATE``: the send would block), is waited for, not bypassed.
+two would mix them): a server not known reachable yet, or a socket whose
+queue is full (the send would block), is waited for, not bypassed.
 
 The I/O thread's monitored DEALER to the same server tells whether it is
 reachable; a message for a server found unreachable, futures, fanout and
@@ -104,8 +104,13 @@ class ThreadSockets:
                ) -> tuple[zmq.Socket[bytes], PollItems]:
         """The thread's DEALER to ``endpoint`` and ``zmq_poll`` items for it and the wake-up pipe.
 
-        The caller holds ``dealers.lock``. A new socket starts connecting; a
-        send before it is connected fails with ``EAGAIN`` (``IMMEDIATE``).
+        The caller holds ``dealers.lock``. A new socket starts connecting;
+        what is sent before it is connected waits in it. It has no
+        ``IMMEDIATE``: with it, libzmq throws away the messages a connection
+        received but the thread did not read yet when that connection ends,
+        so a server that replies and then stops (or closes) at once would
+        lose its last replies. Whether the server is reachable at all is the
+        I/O thread's monitored DEALER's to tell (:meth:`ZmqDriver._probe`).
         """
         entry = dealers.sockets.get(endpoint)
         if entry is not None:
@@ -115,7 +120,6 @@ class ThreadSockets:
             _endpoint, (old, _items) = dealers.sockets.popitem(last=False)
             old.close()  # with its linger: what it queued still goes
         sock = new_socket(ctx, zmq.DEALER, self._settings)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.connect(endpoint)
         items: PollItems = [(sock, zmq.POLLIN), (self._wake_fd, zmq.POLLIN)]
         dealers.sockets[endpoint] = (sock, items)

@@ -416,8 +416,12 @@ class ZmqDriver(Driver):
                      deadline: float) -> object:
         """Send ``frame`` on this thread's socket to ``endpoint`` (its lock held).
 
-        While the socket still connects or its queue is full, wait for it
-        (until ``deadline``) rather than hand the message to the I/O thread:
+        The frame is handed to the socket once ``endpoint`` is known
+        reachable (the I/O thread's monitored DEALER completed a handshake
+        with it, see :meth:`_probe`); the socket itself may still be
+        connecting, and sends it when it is. While the server is not known
+        reachable yet, or the socket's queue is full, wait for it (until
+        ``deadline``) rather than hand the message to the I/O thread:
         another connection would let it overtake, or be overtaken by, this
         thread's other messages to the same server, and waiting is the
         back-pressure a full queue asks for. Returns ``_SENT``, ``_LATE``
@@ -425,15 +429,23 @@ class ZmqDriver(Driver):
         unreachable or the socket failed: the I/O thread picks a server).
         """
         items: PollItems | None = None
+        directory = self.directory
         while True:
+            if self._closed or directory.is_down(endpoint):
+                return _DETOUR
+            left = deadline - time.monotonic()
+            if not directory.is_up(endpoint):
+                if left <= 0:
+                    return _LATE
+                self._probe(endpoint)  # again: a dealer closed meanwhile is opened anew
+                directory.wait_known(endpoint, min(left, _MONITOR_SLICE))
+                continue
             try:
                 sock.send(frame, _NOBLOCK)
                 return _SENT
-            except zmq.Again:
+            except zmq.Again:  # its queue is full
                 pass
             except zmq.ZMQError:
-                return _DETOUR
-            if self._closed or self.directory.is_down(endpoint):
                 return _DETOUR
             left = deadline - time.monotonic()
             if left <= 0:
