@@ -52,8 +52,6 @@ class Directory:
         self._up: set[str] = set()
         self._next: dict[tuple[str, str | None], int] = {}
         self._lock = threading.Lock()
-        #: notified when an endpoint is reported up or down
-        self._health = threading.Condition(threading.Lock())
         #: the last lookup error, cleared by the next successful lookup
         self.last_error: str | None = None
         #: the driver's health monitor: the matchmaker counts as its connection
@@ -177,28 +175,13 @@ class Directory:
 
     def down(self, endpoint: str) -> None:
         """``endpoint`` cannot be reached: do not choose it for a while."""
-        with self._health:
-            self._up.discard(endpoint)
-            self._down[endpoint] = time.monotonic() + self._down_for
-            self._health.notify_all()
+        self._up.discard(endpoint)
+        self._down[endpoint] = time.monotonic() + self._down_for
 
     def up(self, endpoint: str) -> None:
         """``endpoint`` answered (a connection to it completed its handshake)."""
-        with self._health:
-            self._down.pop(endpoint, None)
-            self._up.add(endpoint)
-            self._health.notify_all()
-
-    def wait_known(self, endpoint: str, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until ``endpoint`` is known up or down.
-
-        Returns True if it is known up. (The I/O thread's monitored DEALER
-        finds out: see :meth:`ZmqDriver._probe`.)
-        """
-        with self._health:
-            self._health.wait_for(lambda: self.is_up(endpoint) or self.is_down(endpoint),
-                                  max(timeout, 0.0))
-            return self.is_up(endpoint)
+        self._down.pop(endpoint, None)
+        self._up.add(endpoint)
 
     def is_up(self, endpoint: str) -> bool:
         """True while a connection to ``endpoint`` is known to work."""
