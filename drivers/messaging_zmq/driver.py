@@ -359,7 +359,7 @@ class ZmqDriver(Driver):
         """Send a request and wait for its reply, on this thread's own socket when it can.
 
         The request goes out on the calling thread's own DEALER to the
-        server (waiting until the server is known reachable or while its queue is full, see
+        server (waiting while that socket connects or its queue is full, see
         :meth:`_send_direct`), and the reply is read there; the I/O thread's
         monitored DEALER finds out meanwhile whether a new server is
         reachable, and sends the request elsewhere if it is not. Either way
