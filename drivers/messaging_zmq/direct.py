@@ -9,8 +9,8 @@ alone: it sends the request and waits for the reply on its socket
 the reply to the core's :class:`~messaging.correlation.ReplyCorrelator`
 like any other. One connection per thread and server also keeps a thread's
 casts to a server in order (a ROUTER takes turns between connections, so
-two would mix them): a socket still connecting, or whose queue is full
-(``IMMEDIATE``: the send would block), is waited for, not bypassed.
+two would mix them): a server not known reachable yet, or a socket whose
+queue is full (the send would block), is waited for, not bypassed.
 
 The I/O thread's monitored DEALER to the same server tells whether it is
 reachable; a message for a server found unreachable, futures, fanout and
@@ -35,11 +35,12 @@ import weakref
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from .options import Settings
-from .sockets import new_socket
+from .sockets import PEER_GONE_EVENTS, new_socket
 
-__all__ = ["MAX_PER_THREAD", "ThreadDealers", "ThreadSockets"]
+__all__ = ["MAX_PER_THREAD", "DirectSocket", "ThreadDealers", "ThreadSockets"]
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +48,50 @@ LOG = logging.getLogger(__name__)
 MAX_PER_THREAD = 32
 #: What a direct call polls: its socket and the driver's closing pipe (``zmq_poll`` items).
 PollItems = list[tuple[Any, int]]
+_MONITOR_EVENTS = PEER_GONE_EVENTS | zmq.EVENT_HANDSHAKE_SUCCEEDED
+
+
+class DirectSocket:
+    """A thread's DEALER to one server and the monitor telling whether it is connected.
+
+    The DEALER has no ``IMMEDIATE`` (with it, libzmq throws away what a
+    connection received and the thread did not read yet when that
+    connection ends: the last replies of a server that stops right after
+    sending them). The monitor gives the same rule on the sending side:
+    a message is handed to the socket only while its connection is up.
+    """
+
+    __slots__ = ("items", "monitor", "sock", "up")
+
+    def __init__(self, sock: zmq.Socket[bytes], wake_fd: int) -> None:
+        self.sock = sock
+        self.monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
+        #: what ``zmq_poll`` waits on for a reply: the socket and the driver's closing pipe
+        self.items: PollItems = [(sock, zmq.POLLIN), (wake_fd, zmq.POLLIN)]
+        #: None: connecting; True: handshake done; False: the connection went away
+        self.up: bool | None = None
+
+    def refresh(self) -> bool | None:
+        """Read the monitor's news (never blocks); the connection's state."""
+        while True:
+            try:
+                event = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+            except zmq.ZMQError:  # zmq.Again: nothing more
+                return self.up
+            kind = event["event"]
+            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.up = True
+            elif kind & PEER_GONE_EVENTS:
+                self.up = False
+
+    def close(self, linger: int | None = None) -> None:
+        """Close the monitor and the socket (``linger`` None: ``zmq_linger``)."""
+        try:
+            self.sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self.monitor.close(linger=0)
+        self.sock.close(linger=linger)
 
 
 class ThreadDealers:
@@ -55,8 +100,7 @@ class ThreadDealers:
     def __init__(self) -> None:
         #: held by the owning thread while it uses the sockets, and by cleanup to close them
         self.lock = threading.Lock()
-        self.sockets: collections.OrderedDict[str, tuple[zmq.Socket[bytes], PollItems]] = \
-            collections.OrderedDict()
+        self.sockets: collections.OrderedDict[str, DirectSocket] = collections.OrderedDict()
         self.closed = False
 
     def close(self) -> None:
@@ -68,13 +112,13 @@ class ThreadDealers:
         """Close the socket to an unreachable ``endpoint``, dropping what it queued (lock held)."""
         entry = self.sockets.pop(endpoint, None)
         if entry is not None:
-            entry[0].close(linger=0)
+            entry.close(linger=0)
 
 
-def _close_sockets(sockets: dict[str, tuple[zmq.Socket[bytes], PollItems]]) -> None:
+def _close_sockets(sockets: dict[str, DirectSocket]) -> None:
     """Close ``sockets`` with their linger (``zmq_linger``): casts already queued still go."""
-    for sock, _items in sockets.values():
-        sock.close()
+    for direct in sockets.values():
+        direct.close()
     sockets.clear()
 
 
@@ -101,25 +145,23 @@ class ThreadSockets:
         return dealers
 
     def socket(self, dealers: ThreadDealers, ctx: zmq.Context[Any], endpoint: str,
-               ) -> tuple[zmq.Socket[bytes], PollItems]:
-        """The thread's DEALER to ``endpoint`` and ``zmq_poll`` items for it and the wake-up pipe.
+               ) -> DirectSocket:
+        """The thread's DEALER to ``endpoint`` (made and connecting if there is none).
 
-        The caller holds ``dealers.lock``. A new socket starts connecting; a
-        send before it is connected fails with ``EAGAIN`` (``IMMEDIATE``).
+        The caller holds ``dealers.lock``.
         """
         entry = dealers.sockets.get(endpoint)
         if entry is not None:
             dealers.sockets.move_to_end(endpoint)
             return entry
         while len(dealers.sockets) >= MAX_PER_THREAD:
-            _endpoint, (old, _items) = dealers.sockets.popitem(last=False)
+            _endpoint, old = dealers.sockets.popitem(last=False)
             old.close()  # with its linger: what it queued still goes
         sock = new_socket(ctx, zmq.DEALER, self._settings)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
+        direct = DirectSocket(sock, self._wake_fd)
         sock.connect(endpoint)
-        items: PollItems = [(sock, zmq.POLLIN), (self._wake_fd, zmq.POLLIN)]
-        dealers.sockets[endpoint] = (sock, items)
-        return sock, items
+        dealers.sockets[endpoint] = direct
+        return direct
 
     def close_all(self, timeout: float) -> bool:
         """Close every thread's sockets, waiting up to ``timeout`` for a thread to let go.

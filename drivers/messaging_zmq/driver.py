@@ -81,7 +81,7 @@ from messaging.target import Target
 from messaging.url import TransportURL
 
 from .connection import IOLoop
-from .direct import PollItems, ThreadDealers, ThreadSockets
+from .direct import DirectSocket, PollItems, ThreadDealers, ThreadSockets
 from .directory import ANY_GROUP, Directory
 from .frames import (
     CALL,
@@ -389,11 +389,12 @@ class ZmqDriver(Driver):
             if dealers.closed or self._closed:
                 future.cancel()
                 self._check_open()
-            sock, items = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
-            sent = self._send_direct(sock, pack(CALL, key, body), peer.endpoint, deadline)
+            direct = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+            sent = self._send_direct(direct, pack(CALL, key, body), peer.endpoint, deadline)
             if sent is _SENT:
                 self.correlator.sent(msg_id)
-                self._await_reply(sock, items, future, deadline, call_monitor_timeout)
+                self._await_reply(direct.sock, direct.items, future, deadline,
+                                  call_monitor_timeout)
             elif sent is _DETOUR:  # unreachable, or the socket failed: the I/O thread
                 self._forget_if_down(dealers, peer.endpoint)
                 self._queue_call(target, msg_id, key, body, deadline, method, peer)
@@ -412,35 +413,47 @@ class ZmqDriver(Driver):
             assert dealers is not None
             loop.submit(partial(dealers.probe, endpoint))
 
-    def _send_direct(self, sock: zmq.Socket[bytes], frame: bytes, endpoint: str,
+    def _send_direct(self, direct: DirectSocket, frame: bytes, endpoint: str,
                      deadline: float) -> object:
         """Send ``frame`` on this thread's socket to ``endpoint`` (its lock held).
 
-        While the socket still connects or its queue is full, wait for it
-        (until ``deadline``) rather than hand the message to the I/O thread:
-        another connection would let it overtake, or be overtaken by, this
-        thread's other messages to the same server, and waiting is the
-        back-pressure a full queue asks for. Returns ``_SENT``, ``_LATE``
-        (the deadline passed first) or ``_DETOUR`` (the server is known
-        unreachable or the socket failed: the I/O thread picks a server).
+        The frame is handed to the socket only while its connection is up
+        (its monitor says so). While it still connects, or its queue is
+        full, wait for it (until ``deadline``) rather than hand the message
+        to the I/O thread: another connection would let it overtake, or be
+        overtaken by, this thread's other messages to the same server, and
+        waiting is the back-pressure a full queue asks for. Returns
+        ``_SENT``, ``_LATE`` (the deadline passed first) or ``_DETOUR`` (the
+        server is known unreachable or the socket failed: the I/O thread
+        picks a server).
         """
-        items: PollItems | None = None
+        sock = direct.sock
+        connecting: PollItems | None = None
+        full: PollItems | None = None
         while True:
-            try:
-                sock.send(frame, _NOBLOCK)
-                return _SENT
-            except zmq.Again:
-                pass
-            except zmq.ZMQError:
-                return _DETOUR
             if self._closed or self.directory.is_down(endpoint):
                 return _DETOUR
+            up = direct.refresh()
+            if up:
+                try:
+                    sock.send(frame, _NOBLOCK)
+                    return _SENT
+                except zmq.Again:  # its queue is full
+                    pass
+                except zmq.ZMQError:
+                    return _DETOUR
             left = deadline - time.monotonic()
             if left <= 0:
                 return _LATE
-            if items is None:
-                items = [(sock, zmq.POLLOUT), (self._closing_r, zmq.POLLIN)]
-            zmq_poll(items, int(min(left, _MONITOR_SLICE) * 1000) + 1)
+            timeout = int(min(left, _MONITOR_SLICE) * 1000) + 1
+            if up:
+                if full is None:
+                    full = [(sock, zmq.POLLOUT), (self._closing_r, zmq.POLLIN)]
+                zmq_poll(full, timeout)
+            else:  # connecting, or reconnecting: the monitor tells when it is up
+                if connecting is None:
+                    connecting = [(direct.monitor, zmq.POLLIN), (self._closing_r, zmq.POLLIN)]
+                zmq_poll(connecting, timeout)
 
     def _forget_if_down(self, dealers: ThreadDealers, endpoint: str) -> None:
         """Close this thread's socket to a server known to be unreachable (lock held)."""
@@ -497,8 +510,8 @@ class ZmqDriver(Driver):
         dealers = self._direct.mine()
         with dealers.lock:
             if not dealers.closed and not self._closed:
-                sock, _items = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
-                sent = self._send_direct(sock, frame, peer.endpoint, deadline)
+                direct = self._direct.socket(dealers, self.zmq_context, peer.endpoint)
+                sent = self._send_direct(direct, frame, peer.endpoint, deadline)
                 if sent is _SENT:
                     return
                 if sent is _LATE:

@@ -2,11 +2,15 @@
 
 Everything here runs on the driver's I/O thread.
 
-**Requests** (:class:`Dealers`). Each server endpoint gets its own DEALER
-(``IMMEDIATE``: nothing is queued for a connection that does not exist),
-so the client decides which server gets a message. A message for an
-endpoint that is still connecting waits in the dealer's ``pending`` list
-and goes out when the socket becomes writable. A socket monitor tells when
+**Requests** (:class:`Dealers`). Each server endpoint gets its own DEALER,
+so the client decides which server gets a message. Nothing is handed to
+libzmq for a connection that does not exist: a message for an endpoint
+that is still connecting waits in the dealer's ``pending`` list and goes
+out once its monitor reports the handshake done (or, when its queue is
+full, once the socket becomes writable). The DEALERs do not use
+``IMMEDIATE``, which would do the same in libzmq but also throws away
+what a connection received and nobody read yet when the connection ends:
+the last replies of a server that stops right after sending them. A socket monitor tells when
 a connection is refused or lost: the endpoint is reported down to the
 :class:`~messaging_zmq.directory.Directory` and the dealer's pending
 messages are handed back to be sent to another server. Replies arrive on
@@ -136,7 +140,11 @@ class Dealers:
         if out.sent.done():
             return
         dealer = self._dealers.get(endpoint) or self._open(endpoint)
-        if dealer.pending:  # keep the order of messages to one server
+        if not dealer.up and dealer.down_since is not None:  # unreachable: another server
+            out.reason = f"server at {endpoint} unreachable"
+            self._reroute(out)
+            return
+        if dealer.pending or not dealer.up:  # keep the order; wait for the handshake
             self._wait(dealer, out)
             return
         try:
@@ -163,7 +171,6 @@ class Dealers:
 
     def _open(self, endpoint: str) -> _Dealer:
         sock = new_socket(self._ctx, zmq.DEALER, self._settings)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
         monitor = sock.get_monitor_socket(_MONITOR_EVENTS)
         dealer = _Dealer(endpoint, sock, monitor)
         self._dealers[endpoint] = dealer
@@ -179,7 +186,8 @@ class Dealers:
                       f"full)" if dealer.up else f"the server at {dealer.endpoint} is not "
                       f"connected")
         dealer.pending.append(out)
-        self._loop.modify(dealer.sock, zmq.POLLIN | zmq.POLLOUT)
+        if dealer.up:  # its queue is full: send when writable (else: at the handshake)
+            self._loop.modify(dealer.sock, zmq.POLLIN | zmq.POLLOUT)
 
     def _on_ready(self, dealer: _Dealer, flags: int) -> None:
         if flags & zmq.POLLIN:
@@ -198,6 +206,8 @@ class Dealers:
 
     def _flush(self, dealer: _Dealer) -> None:
         pending = dealer.pending
+        if not dealer.up:
+            return
         while pending:
             out = pending[0]
             if out.sent.done():
@@ -231,6 +241,8 @@ class Dealers:
                 dealer.up = True
                 dealer.down_since = None
                 self._directory.up(dealer.endpoint)
+                if dealer.pending:
+                    self._flush(dealer)
             elif kind & PEER_GONE_EVENTS:
                 self._gone(dealer, kind)
 
@@ -269,7 +281,7 @@ class Dealers:
                         continue
                     kept.append(out)
                 dealer.pending = kept
-                if not kept:
+                if not kept and dealer.up:
                     self._loop.modify(dealer.sock, zmq.POLLIN)
             if (dealer.down_since is not None and not dealer.pending
                     and now - dealer.down_since > _CLOSE_DOWN_AFTER):
