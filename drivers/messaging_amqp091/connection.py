@@ -54,7 +54,7 @@ from messaging.url import TransportHost, TransportURL
 from .backlog import Backlog, BlockedState, ConfirmTracker, Task
 from .delivery import Delivery
 from .options import Settings
-from .recovery import ReconnectPolicy
+from .recovery import ReconnectPolicy, spread_hosts
 from .tls import ssl_protocol
 from .work import Operation, Publish, Subscription
 
@@ -170,7 +170,8 @@ class ConnectionBase(abc.ABC):
                  prefetch_count: int = 0) -> None:
         self.settings = settings
         self.purpose = purpose
-        self._hosts: list[TransportHost] = list(url.hosts) or [
+        # Shuffled per connection (as oslo.messaging does): connections spread over the nodes.
+        self._hosts: list[TransportHost] = spread_hosts(url.hosts) or [
             TransportHost("localhost", 5672, "guest", "guest")]
         self._vhost = url.virtual_host or "/"
         self._shown_url = url.render(mask=True)

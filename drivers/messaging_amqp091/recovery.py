@@ -17,17 +17,37 @@ once without hammering one that is up but unwell:
   at ``rabbit_interval_max`` (oslo.messaging's meaning of these options).
 
 After a lost connection the first attempt waits ``kombu_reconnect_delay``.
+
+Which host comes first is decided once per connection by :func:`spread_hosts`:
+like oslo.messaging, each connection shuffles the URL's hosts, so the
+connections of many processes spread over a cluster's nodes instead of all
+landing on the first one (and one node's loss takes only its share of them,
+and of the queue leaders their declarations placed there).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
-__all__ = ["STRATEGIES", "ReconnectPolicy"]
+__all__ = ["STRATEGIES", "ReconnectPolicy", "spread_hosts"]
+
+T = TypeVar("T")
 
 #: ``kombu_failover_strategy`` values: the order of hosts within each pass.
 STRATEGIES = ("round-robin", "shuffle")
+
+
+def spread_hosts(hosts: Sequence[T], rng: random.Random | None = None) -> list[T]:
+    """The URL's ``hosts`` in the order one new connection tries them (a fresh shuffle).
+
+    Every connection calls it once; ``round-robin`` then walks this order,
+    ``shuffle`` draws a new one per pass. ``rng``: a seeded generator (tests).
+    """
+    order = list(hosts)
+    (rng or random).shuffle(order)
+    return order
 
 
 def _passes(hosts: int, strategy: str) -> Iterator[int]:
