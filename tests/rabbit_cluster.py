@@ -21,7 +21,12 @@ from rabbitmq_local import PrivateNode
 
 from messaging.testing.helpers import wait_for
 
-__all__ = ["RabbitCluster"]
+__all__ = ["RETRY_INTERVAL", "RabbitCluster", "kill_when_safe", "whole"]
+
+QUEUES_CLI = "/usr/lib/rabbitmq/bin/rabbitmq-queues"
+
+#: the ``rabbit_retry_interval`` the cluster suite's clients use (seconds)
+RETRY_INTERVAL = 1.0
 
 
 class RabbitCluster:
@@ -86,10 +91,10 @@ class RabbitCluster:
         except ValueError:
             return []
 
-    def queue_leader(self, queue: str) -> PrivateNode:
-        """The node that leads quorum queue ``queue`` (or hosts a classic one)."""
+    def queue_leader(self, queue: str, vhost: str | None = None) -> PrivateNode:
+        """The node that leads quorum queue ``queue`` of ``vhost`` (or hosts a classic one)."""
         node = next(n for n in self.nodes if n.running)
-        rows = json.loads(node.ctl("list_queues", "-p", self.vhost, "name", "leader", "pid",
+        rows = json.loads(node.ctl("list_queues", "-p", vhost or self.vhost, "name", "leader", "pid",
                                    "--formatter", "json") or "[]")
         for row in rows:
             if row.get("name") == queue:
@@ -103,3 +108,47 @@ class RabbitCluster:
         """Stop every node and delete their data."""
         for node in self.nodes:
             node.destroy()
+
+
+def whole(cluster: RabbitCluster) -> None:
+    """Restart any node a test killed and wait until all three run clustered."""
+    if not all(n.running for n in cluster.nodes):
+        cluster.start()
+    wait_for(lambda: len(cluster.running_nodes()) == len(cluster.nodes), timeout=90,
+             interval=0.5, message="the cluster to be whole")
+
+
+def quorum_members_online(cluster: RabbitCluster, vhost: str, queue: str) -> bool:
+    """Every node is a member of quorum queue ``queue`` and every member is online."""
+    node = next(n for n in cluster.nodes if n.running)
+    out = node.ctl("list_queues", "-p", vhost, "name", "members", "online",
+                   "--no-table-headers")
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if parts and parts[0] == queue and len(parts) >= 3:
+            return all(n.node in parts[1] and n.node in parts[2] for n in cluster.nodes)
+    return False
+
+
+def safe_to_kill(cluster: RabbitCluster, node: PrivateNode) -> bool:
+    """``rabbitmq-queues check_if_node_is_quorum_critical``: no quorum queue needs ``node``."""
+    out = subprocess.run([QUEUES_CLI, "-n", node.node, "check_if_node_is_quorum_critical"],
+                         env=node.env, capture_output=True, text=True, timeout=60)
+    return out.returncode == 0
+
+
+def kill_when_safe(cluster: RabbitCluster, vhost: str, queues: list[str],
+                   node: PrivateNode) -> float:
+    """Kill ``node`` once every member of ``queues`` is online and it is not quorum-critical.
+
+    Killing a node while a queue's members are still joining leaves that
+    queue without a quorum, and it refuses publishes until the node returns:
+    not the fault under test. Returns the monotonic time of the kill.
+    """
+    wait_for(lambda: all(quorum_members_online(cluster, vhost, q) for q in queues),
+             timeout=60, interval=0.5, message=f"every member of {queues} online")
+    wait_for(lambda: safe_to_kill(cluster, node), timeout=60, interval=0.5,
+             message=f"{node.node} not quorum-critical")
+    when = time.monotonic()
+    node.kill()
+    return when
