@@ -81,10 +81,26 @@ def test_confirmed_casts_and_notifications_survive_cuts_and_a_leader_kill(
     resumes: list[tuple[str, float]] = []
 
     def resumed_after(what: str, when: float, bound: float) -> None:
-        wait_for(lambda: casts.first_after(when) and notes.first_after(when), 120,
-                 message=f"consumers to resume after {what}")
-        took = max(casts.first_after(when) or 0, notes.first_after(when) or 0) - when
-        resumes.append((what, took))
+        """Probe with a cast and a notification of their own until both arrive."""
+        probe = -2 - len(resumes)
+
+        def arrived() -> bool:
+            return (any(m["args"]["i"] == probe for _, m in list(casts.seen))
+                    and any(m["payload"] == probe for _, m in list(notes.seen)))
+
+        while not arrived():
+            assert time.monotonic() - when < 120, f"consumers did not resume after {what}"
+            try:
+                client.cast(Target(topic=topic), {}, {"method": "put", "args": {"i": probe}})
+                client.notify(Target(topic=f"{topic}.info"), {},
+                              {"priority": "INFO", "payload": probe})
+            except (MessageDeliveryFailure, MessagingTimeout):
+                continue
+            try:
+                wait_for(arrived, 1.0, interval=0.02, message="the probes")
+            except AssertionError:
+                pass
+        resumes.append((what, time.monotonic() - when))
 
     for cut in range(5):
         wait_for(lambda c=cut: progress[0] >= total * (c + 1) // 10, 300,
