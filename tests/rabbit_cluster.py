@@ -94,8 +94,8 @@ class RabbitCluster:
     def queue_leader(self, queue: str, vhost: str | None = None) -> PrivateNode:
         """The node that leads quorum queue ``queue`` of ``vhost`` (or hosts a classic one)."""
         node = next(n for n in self.nodes if n.running)
-        rows = json.loads(node.ctl("list_queues", "-p", vhost or self.vhost, "name", "leader", "pid",
-                                   "--formatter", "json") or "[]")
+        rows = json.loads(node.ctl("list_queues", "-p", vhost or self.vhost, "name", "leader",
+                                   "pid", "--formatter", "json") or "[]")
         for row in rows:
             if row.get("name") == queue:
                 leader = row.get("leader") or str(row.get("pid", "")).strip("<>").split(".")[0]
