@@ -59,6 +59,11 @@ class RabbitCluster:
         """Start every node in parallel and wait until all of them run clustered."""
         began = time.monotonic()
         errors: list[BaseException] = []
+        # kombu loads its names lazily and not thread-safely: resolved here, before the
+        # boot threads' readiness checks use it at once ("no attribute 'Connection'").
+        import kombu
+
+        assert kombu.Connection is not None
 
         def boot(node: PrivateNode) -> None:
             try:
