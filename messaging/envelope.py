@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import itertools
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,9 +54,33 @@ class MalformedMessage(ValueError):
     """A body that is not a message this library can read (bad JSON, bad shape)."""
 
 
+class _Ids:
+    """Message ids: 20 random hex digits per process, then a 12-digit counter.
+
+    32 lower-case hex digits, as oslo's ``uuid4().hex`` (peers treat them as
+    opaque strings). The prefix is drawn from ``uuid4`` (80 random bits) when
+    the process starts and again in a forked child, so ids stay unique across
+    processes and restarts; within a process the counter makes them unique
+    (2**48 ids before it would wrap) at a fraction of a uuid4's cost.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = uuid.uuid4().hex[:20]
+        self.counter = itertools.count()  # next() is atomic under the GIL
+
+
+_IDS = _Ids()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_IDS.reset)
+
+
 def new_id() -> str:
-    """A fresh message or reply id (uuid4 hex, as oslo uses)."""
-    return uuid.uuid4().hex
+    """A fresh message or reply id: 32 hex digits, unique across processes (see :class:`_Ids`)."""
+    ids = _IDS
+    return f"{ids.prefix}{next(ids.counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _primitive(obj: Any) -> Any:
