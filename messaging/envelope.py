@@ -32,6 +32,8 @@ __all__ = [
     "encode",
     "decode",
     "wrap",
+    "encode_wrapped",
+    "encode_envelope",
     "unwrap",
     "build_request",
     "parse_request",
@@ -131,6 +133,31 @@ def decode(body: bytes | str) -> Any:
 def wrap(inner: Mapping[str, Any]) -> dict[str, str]:
     """Put an inner dict into the 2.0 envelope."""
     return {_VERSION_KEY: ENVELOPE_VERSION, _MESSAGE_KEY: dumps(inner)}
+
+
+_ENVELOPE_HEAD = '{"%s": "%s", "%s": ' % (_VERSION_KEY, ENVELOPE_VERSION, _MESSAGE_KEY)
+_ENVELOPE_KEYS = (_VERSION_KEY, _MESSAGE_KEY)
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def encode_wrapped(inner: Mapping[str, Any]) -> bytes:
+    """The wire bytes of ``inner`` in the 2.0 envelope: ``encode(wrap(inner))``, made once.
+
+    The same bytes as ``encode(wrap(inner))`` (``json.dumps`` defaults), without
+    building the outer dict and serializing it a second time. Raises
+    ``TypeError``/``ValueError`` for what JSON cannot carry, before anything
+    is sent.
+    """
+    return (_ENVELOPE_HEAD + _quote(dumps(inner)) + "}").encode("utf-8")
+
+
+def encode_envelope(envelope: Mapping[str, Any]) -> bytes:
+    """:func:`encode` of an envelope made by :func:`wrap` or :func:`wrap_reply`, done faster."""
+    if isinstance(envelope, dict) and tuple(envelope) == _ENVELOPE_KEYS and envelope[_VERSION_KEY] == ENVELOPE_VERSION:
+        text = envelope[_MESSAGE_KEY]
+        if isinstance(text, str):
+            return (_ENVELOPE_HEAD + _quote(text) + "}").encode("utf-8")
+    return encode(envelope)
 
 
 def unwrap(body: Any) -> dict[str, Any]:
