@@ -238,9 +238,11 @@ class Amqp091Driver(Driver):
                               timeout=call_monitor_timeout)
         body, headers = self._encode(target, message, inner)
         exchange, routing_key = self._route(target)
+        deadline = time.monotonic() + max(float(timeout), 0.0)  # the call's and the request's
         future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
-                                             target=target, method=message.get("method"))
-        publish = Publish(exchange, routing_key, body, deadline=time.monotonic() + timeout,
+                                             target=target, method=message.get("method"),
+                                             deadline=deadline)
+        publish = Publish(exchange, routing_key, body, deadline=deadline,
                           expire=True, retry=retry, headers=headers, call=True,
                           **self._mandatory(mandatory, exchange, routing_key, message))
         LOG.debug("CALL msg_id %s to exchange %r routing key %r, reply queue %s", msg_id,

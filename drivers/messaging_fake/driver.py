@@ -344,10 +344,14 @@ class FakeDriver(Driver):
         body = _encode(target, message, build_request(message, ctxt, msg_id=msg_id,
                                                       reply_q=replies.queue_name,
                                                       timeout=call_monitor_timeout))
+        # one deadline for the call and its request: when the caller is told it timed
+        # out, the request has expired too, and no server can still take it
+        deadline = time.monotonic() + max(float(timeout), 0.0)
         future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
-                                             target=target, method=message.get("method"))
+                                             target=target, method=message.get("method"),
+                                             deadline=deadline)
         exchange, key = rpc_route(target, self.default_exchange)
-        if self.bus.publish(exchange, key, body, expires_at=time.monotonic() + timeout) \
+        if self.bus.publish(exchange, key, body, expires_at=deadline) \
                 or not mandatory:
             replies.correlator.sent(msg_id)
         else:
