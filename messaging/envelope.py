@@ -14,6 +14,7 @@ import datetime
 import decimal
 import itertools
 import json
+import json.encoder
 import os
 import uuid
 from collections.abc import Mapping
@@ -135,9 +136,9 @@ def wrap(inner: Mapping[str, Any]) -> dict[str, str]:
     return {_VERSION_KEY: ENVELOPE_VERSION, _MESSAGE_KEY: dumps(inner)}
 
 
-_ENVELOPE_HEAD = '{"%s": "%s", "%s": ' % (_VERSION_KEY, ENVELOPE_VERSION, _MESSAGE_KEY)
+_ENVELOPE_HEAD = f'{{"{_VERSION_KEY}": "{ENVELOPE_VERSION}", "{_MESSAGE_KEY}": '
 _ENVELOPE_KEYS = (_VERSION_KEY, _MESSAGE_KEY)
-_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring_ascii
 
 
 def encode_wrapped(inner: Mapping[str, Any]) -> bytes:
@@ -153,7 +154,8 @@ def encode_wrapped(inner: Mapping[str, Any]) -> bytes:
 
 def encode_envelope(envelope: Mapping[str, Any]) -> bytes:
     """:func:`encode` of an envelope made by :func:`wrap` or :func:`wrap_reply`, done faster."""
-    if isinstance(envelope, dict) and tuple(envelope) == _ENVELOPE_KEYS and envelope[_VERSION_KEY] == ENVELOPE_VERSION:
+    if isinstance(envelope, dict) and tuple(envelope) == _ENVELOPE_KEYS \
+            and envelope[_VERSION_KEY] == ENVELOPE_VERSION:
         text = envelope[_MESSAGE_KEY]
         if isinstance(text, str):
             return (_ENVELOPE_HEAD + _quote(text) + "}").encode("utf-8")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from messaging.exceptions import MessageDeliveryFailure, MessageUndeliverable, SerializationError
+from messaging.exceptions import MessageUndeliverable, SerializationError
 from messaging.target import Target
 
 

@@ -1,4 +1,4 @@
-"""Message and reply ids: oslo's shape (32 hex digits), unique in a process, across processes and forks."""
+"""Message and reply ids: oslo's shape (32 hex), unique in a process, across processes and forks."""
 
 from __future__ import annotations
 
