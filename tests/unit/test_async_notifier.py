@@ -173,7 +173,8 @@ def test_bus_sends_are_awaited_as_the_transports_own_futures() -> None:
     notifier = AsyncNotifier(transport, "p", driver="messagingv2", topics=["a", "b"])
     started = start_each(notifier._drivers.items(), {}, {"event_type": "e", "payload": {}},
                          "INFO", None)
-    assert len(started) == 2 and [f is m for f, m in zip(started, made, strict=True)] == [True, True]
+    assert len(started) == 2
+    assert all(f is m for f, m in zip(started, made, strict=True))
     for future in started:
         assert future.result(5) is None
     asyncio.run(notifier.info({}, "e2", {"x": 1}))
