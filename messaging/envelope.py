@@ -45,6 +45,7 @@ __all__ = [
     "build_notification",
     "parse_notification",
     "new_id",
+    "new_uuid_str",
 ]
 
 ENVELOPE_VERSION = "2.0"
@@ -84,6 +85,12 @@ def new_id() -> str:
     """A fresh message or reply id: 32 hex digits, unique across processes (see :class:`_Ids`)."""
     ids = _IDS
     return f"{ids.prefix}{next(ids.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def new_uuid_str() -> str:
+    """:func:`new_id` in the dashed UUID form (``str(uuid.uuid4())``'s), as notifications use."""
+    h = new_id()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _primitive(obj: Any) -> Any:

@@ -66,3 +66,15 @@ def test_a_forked_child_makes_other_ids() -> None:
     parent = [new_id() for _ in range(100)]
     assert len(child) == 100
     assert not set(child) & set(parent)
+
+
+def test_ids_are_version_4_uuids_and_notification_ids_have_the_dashed_form() -> None:
+    import uuid
+
+    from messaging.envelope import new_uuid_str
+
+    for _ in range(50):
+        parsed = uuid.UUID(new_id())
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        text = new_uuid_str()
+        assert str(uuid.UUID(text)) == text and uuid.UUID(text).version == 4
