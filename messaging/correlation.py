@@ -57,34 +57,52 @@ def settle_future(future: Future[Any], result: Any = None,
 
 
 class _Call:
-    """One call in flight."""
+    """One call in flight, with its one timer.
 
-    __slots__ = ("deadline", "future", "last_activity", "listeners", "monitor", "msg_id", "probe",
-                 "result", "sent", "started", "target", "timeout", "timer", "what")
+    The timer fires at the earliest of the deadline, the end of the
+    call-monitor gap and the moment to count the target's servers; each
+    firing does what is due and sets the next one, so a call never has more
+    than one timer in the heap, and that one is cancelled when the call ends.
+    """
 
-    def __init__(self, msg_id: str, timeout: float, monitor: float | None, what: str,
-                 target: Target | None = None) -> None:
+    __slots__ = ("deadline", "future", "last_activity", "listeners", "method", "monitor",
+                 "msg_id", "probe_at", "result", "sent", "started", "target", "timeout",
+                 "timer")
+
+    def __init__(self, msg_id: str, timeout: float, monitor: float | None, method: Any,
+                 target: Target | None, deadline: float | None) -> None:
         now = time.monotonic()
         self.msg_id = msg_id
-        self.what = what
+        self.method = method
         self.target = target
         #: servers consuming the target shortly before the deadline (None: not known)
         self.listeners: int | None = None
-        self.probe: deadlines.TimerHandle | None = None
+        #: when to count the target's servers (None: not to, or done)
+        self.probe_at: float | None = None
         self.future: Future[Reply] = Future()
-        self.started = now
         self.timeout = timeout
-        self.deadline = now + timeout
+        self.deadline = now + timeout if deadline is None else deadline
+        self.started = self.deadline - timeout
         self.monitor = monitor
         self.last_activity = now
         self.result: Any = None
         self.sent = False
         self.timer: deadlines.TimerHandle | None = None
 
+    @property
+    def what(self) -> str:
+        """The method and target, for errors and logs (made only when one is written)."""
+        if self.target is not None:
+            return f"method {self.method!r} on {self.target}"
+        return f"method {self.method!r}"
+
     def next_check(self) -> float:
-        if self.monitor is None:
-            return self.deadline
-        return min(self.deadline, self.last_activity + self.monitor)
+        when = self.deadline
+        if self.monitor is not None:
+            when = min(when, self.last_activity + self.monitor)
+        if self.probe_at is not None:
+            when = min(when, self.probe_at)
+        return when
 
 
 class ReplyCorrelator:
@@ -115,10 +133,14 @@ class ReplyCorrelator:
         return len(self._calls)
 
     def register(self, msg_id: str, timeout: float, call_monitor_timeout: float | None = None,
-                 *, target: Target | None = None, method: Any = None) -> Future[Reply]:
+                 *, target: Target | None = None, method: Any = None,
+                 deadline: float | None = None) -> Future[Reply]:
         """Start waiting for the reply to ``msg_id``; register before sending the request.
 
         ``target`` and ``method`` are named in errors, so a timeout says where to look.
+        ``deadline`` (``time.monotonic()`` time) is when ``timeout`` ends, if the
+        driver already computed it for the request's own expiration: the call
+        and its request then end at the same moment.
 
         The future gets a :class:`~messaging.driver.Reply` (result or
         failure), or raises ``MessagingTimeout`` when ``timeout`` passes, or
@@ -127,8 +149,9 @@ class ReplyCorrelator:
         """
         monitor = call_monitor_timeout if call_monitor_timeout and call_monitor_timeout > 0 \
             else None
-        what = f"method {method!r} on {target}" if target is not None else f"method {method!r}"
-        call = _Call(msg_id, max(float(timeout), 0.0), monitor, what, target)
+        call = _Call(msg_id, max(float(timeout), 0.0), monitor, method, target, deadline)
+        if self._listeners is not None and target is not None and call.timeout > 0:
+            call.probe_at = call.deadline - min(PROBE_LEAD, call.timeout / 5)
         with self._lock:
             closed = self._closed
             if closed is None:
@@ -137,13 +160,10 @@ class ReplyCorrelator:
             settle_future(call.future, exc=MessagingTimeout(
                 f"Cannot wait for a reply to message ID {msg_id}: {closed}"))
             return call.future
+        self._arm(call)
         call.future.add_done_callback(lambda _f: self._forget(call))
-        call.timer = deadlines.schedule_at(call.next_check(), lambda: self._check(call))
-        if self._listeners is not None and target is not None and call.timeout > 0:
-            lead = min(PROBE_LEAD, call.timeout / 5)
-            call.probe = deadlines.schedule_at(call.deadline - lead, lambda: self._probe(call))
         if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug("Call %s (%s): waiting up to %g s for the reply on %s", msg_id, what,
+            LOG.debug("Call %s (%s): waiting up to %g s for the reply on %s", msg_id, call.what,
                       call.timeout, self.reply_to)
         return call.future
 
@@ -210,26 +230,35 @@ class ReplyCorrelator:
             self._closed = reason
             calls, self._calls = list(self._calls.values()), {}
         for call in calls:
-            if call.timer is not None:
-                call.timer.cancel()
             settle_future(call.future, exc=MessagingTimeout(
                 f"Gave up waiting for a reply to message ID {call.msg_id} ({call.what}; reply "
                 f"queue {self.reply_to}): {reason}"))
 
     # -- internals -----------------------------------------------------------------
 
+    def _arm(self, call: _Call) -> None:
+        """Set the call's one timer to its next check.
+
+        The call may end at any moment on another thread (a reply, a cancel,
+        :meth:`close`); whoever comes second cancels the timer: :meth:`_forget`
+        if the timer was set first, this method if the call ended first.
+        """
+        timer = deadlines.schedule_at(call.next_check(), lambda: self._check(call))
+        call.timer = timer
+        if call.future.done():
+            timer.cancel()
+
     def _forget(self, call: _Call) -> None:
         with self._lock:
             if self._calls.get(call.msg_id) is call:
                 del self._calls[call.msg_id]
-        if call.timer is not None:
-            call.timer.cancel()
-        if call.probe is not None:
-            call.probe.cancel()
+        timer = call.timer
+        if timer is not None:
+            timer.cancel()
 
     def _probe(self, call: _Call) -> None:
-        """Timer: count the target's servers on a worker thread (never on the timer thread)."""
-        if call.future.done() or self._listeners is None or call.target is None:
+        """Count the target's servers on a worker thread (never on the timer thread)."""
+        if self._listeners is None or call.target is None:
             return
         listeners, target = self._listeners, call.target
 
@@ -246,13 +275,16 @@ class ReplyCorrelator:
             pass
 
     def _check(self, call: _Call) -> None:
-        """Timer: end the call if its deadline or monitor gap passed, else look again later."""
+        """Timer: count the servers or end the call when due, else look again later."""
         if call.future.done():
             return
         now = time.monotonic()
+        if call.probe_at is not None and now >= call.probe_at:
+            call.probe_at = None
+            self._probe(call)
         when = call.next_check()
         if now < when:
-            call.timer = deadlines.schedule_at(when, lambda: self._check(call))
+            self._arm(call)
             return
         settle_future(call.future, exc=self._timeout(call, monitor=now < call.deadline))
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from .first_use import first_use_setup
 
-__all__ = ["Deadlines", "TimerHandle", "schedule"]
+__all__ = ["Deadlines", "TimerHandle", "pending", "schedule", "schedule_at"]
 
 LOG = logging.getLogger(__name__)
 _CREATE_LOCK = threading.Lock()
@@ -31,16 +31,38 @@ _CREATE_LOCK = threading.Lock()
 class TimerHandle:
     """A scheduled callback; :meth:`cancel` stops it if it has not run yet."""
 
-    __slots__ = ("callback", "cancelled", "when")
+    __slots__ = ("callback", "cancelled", "owner", "when")
 
-    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+    def __init__(self, when: float, callback: Callable[[], object],
+                 owner: Deadlines | None = None) -> None:
         self.when = when
         self.callback = callback
         self.cancelled = False
+        self.owner = owner
 
     def cancel(self) -> None:
-        """Do not run the callback (a no-op once it ran)."""
+        """Do not run the callback (a no-op once it ran).
+
+        The handle leaves the heap soon after, not at its time: a call that
+        ended early must not keep its timer (and what it refers to) alive for
+        the rest of its timeout.
+        """
+        if self.cancelled:
+            return
         self.cancelled = True
+        owner, self.owner = self.owner, None
+        self.callback = _noop  # drop the references the callback holds at once
+        if owner is not None:
+            owner._cancelled_one()
+
+
+def _noop() -> None:
+    return None
+
+
+#: The heap is rebuilt without its cancelled handles once they are this many and
+#: more than half of it (so sweeping costs O(1) amortised per cancel).
+SWEEP_AT = 256
 
 
 class Deadlines:
@@ -56,6 +78,7 @@ class Deadlines:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._cancelled = 0  # cancelled handles still in the heap (approximate, never < 0)
 
     @property
     def _cond(self) -> threading.Condition:
@@ -69,7 +92,7 @@ class Deadlines:
 
     def at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` on the timer thread at monotonic time ``when``."""
-        handle = TimerHandle(when, callback)
+        handle = TimerHandle(when, callback, self)
         with self._cond:
             self._ensure_thread()
             first = not self._heap or when < self._heap[0][0]
@@ -78,6 +101,23 @@ class Deadlines:
                 self._cond.notify()
         return handle
 
+    def __len__(self) -> int:
+        """Handles in the heap, cancelled ones not yet swept included."""
+        return len(self._heap)
+
+    def pending(self) -> int:
+        """Callbacks waiting to run (neither cancelled nor run yet)."""
+        with self._cond:
+            return sum(1 for entry in self._heap if not entry[2].cancelled)
+
+    def _cancelled_one(self) -> None:
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled >= SWEEP_AT and self._cancelled * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
     def after(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         """Run ``callback`` on the timer thread ``delay`` seconds from now."""
         return self.at(time.monotonic() + delay, callback)
@@ -85,10 +125,11 @@ class Deadlines:
     def _ensure_thread(self) -> None:
         """Start the timer thread if it is not running (once per process)."""
         pid = os.getpid()
-        if self._thread is not None and self._pid == pid and self._thread.is_alive():
+        if self._pid == pid and self._thread is not None:  # it never ends (but in a fork)
             return
         if self._pid != pid:  # a forked child inherits the heap but not the thread
             self._heap.clear()
+            self._cancelled = 0
         self._pid = pid
         self._start_thread()
 
@@ -103,6 +144,8 @@ class Deadlines:
                 while True:
                     while self._heap and self._heap[0][2].cancelled:
                         heapq.heappop(self._heap)
+                        if self._cancelled:
+                            self._cancelled -= 1
                     if not self._heap:
                         self._cond.wait()
                         continue
@@ -113,11 +156,13 @@ class Deadlines:
                     self._cond.wait(delay)
             if handle.cancelled:
                 continue
+            callback = handle.callback
             handle.cancelled = True  # ran: a later cancel() is a no-op
+            handle.owner = None
             try:
-                handle.callback()
+                callback()
             except Exception:
-                LOG.exception("Deadline callback %r failed", handle.callback)
+                LOG.exception("Deadline callback %r failed", callback)
 
 
 _DEFAULT = Deadlines()
@@ -126,6 +171,11 @@ _DEFAULT = Deadlines()
 def schedule(delay: float, callback: Callable[[], object]) -> TimerHandle:
     """Run ``callback`` on the process's timer thread after ``delay`` seconds."""
     return _DEFAULT.after(delay, callback)
+
+
+def pending() -> int:
+    """Callbacks waiting on the process's timer thread (see :meth:`Deadlines.pending`)."""
+    return _DEFAULT.pending()
 
 
 def schedule_at(when: float, callback: Callable[[], object]) -> TimerHandle:

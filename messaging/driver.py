@@ -53,7 +53,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-from .exceptions import MessageDeliveryFailure, MessagingTimeout
+from .exceptions import MessageDeliveryFailure, MessagingTimeout, SerializationError
 from .executors import StartedThreadPool
 from .health import DriverMonitor
 from .target import Target
@@ -68,6 +68,7 @@ __all__ = [
     "Reply",
     "RpcIncomingMessage",
     "TestingHooks",
+    "unserializable",
     "wait_future",
 ]
 
@@ -251,6 +252,12 @@ class Driver(abc.ABC):
     #: Extra seconds the default ``call`` waits on its future beyond the call's own
     #: timeout before concluding the driver broke the rule that futures end by themselves.
     call_grace: ClassVar[float] = 5.0
+    #: True if the driver encodes every request and notification (call, cast, notify, in
+    #: both forms) before it sends or registers anything, and raises
+    #: :class:`~messaging.exceptions.SerializationError` (see :func:`unserializable`) for
+    #: one JSON cannot carry. The transport then leaves that check to it instead of
+    #: encoding each message once more just to check it.
+    checks_json: ClassVar[bool] = False
     #: ``messaging.system`` of the driver's spans (OpenTelemetry's name for the bus,
     #: e.g. "rabbitmq"); None: the URL scheme.
     messaging_system: ClassVar[str | None] = None
@@ -398,6 +405,13 @@ class Driver(abc.ABC):
     def testing(self) -> TestingHooks | None:
         """Hooks for the conformance kit, or None if the driver offers none."""
         return None
+
+
+def unserializable(target: Target, message: Mapping[str, Any],
+                   exc: BaseException) -> SerializationError:
+    """The error for a message JSON cannot carry (raised before anything is sent)."""
+    return SerializationError(f"Cannot send {message.get('method') or 'the message'} "
+                              f"to {target}: {exc}")
 
 
 def wait_future(future: Future[T], timeout: float | None, overdue: str) -> T:

@@ -19,6 +19,7 @@ it instead of each having a copy:
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar, cast
 
@@ -47,8 +48,31 @@ Steps = Generator[Step, Any, R]
 RunBlocking = Callable[..., Awaitable[Any]]
 
 
+#: is_async_callable's answers, per plain function (a bound method is looked up by its
+#: function: a new bound method object is made at every attribute access).
+_ASYNC: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def is_async_callable(fn: Any) -> bool:
-    """True if calling ``fn`` returns a coroutine (an ``async def`` function or method)."""
+    """True if calling ``fn`` returns a coroutine (an ``async def`` function or method).
+
+    Answers for functions and methods are remembered per function; other
+    callables (partials, objects with ``__call__``) are looked at every time.
+    """
+    func = getattr(fn, "__func__", fn)  # a bound method's function
+    if type(func) is _FunctionType:
+        try:
+            return _ASYNC[func]
+        except KeyError:
+            answer = _ASYNC[func] = _is_async(fn)
+            return answer
+    return _is_async(fn)
+
+
+_FunctionType = type(is_async_callable)
+
+
+def _is_async(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None))  # noqa: B004 - an object whose __call__ is async
 

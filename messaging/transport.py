@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from . import options as _options
 from .correlation import settle_future
-from .driver import Capabilities, Driver, Listener, Reply
+from .driver import Capabilities, Driver, Listener, Reply, unserializable
 from .envelope import dumps
 from .exceptions import (
     DriverLoadFailure,
@@ -27,7 +27,6 @@ from .exceptions import (
     MessageDeliveryFailure,
     MessagingException,
     NotSupported,
-    SerializationError,
 )
 from .health import TransportHealth
 from .instrument import Instrumentation
@@ -142,11 +141,11 @@ class Transport:
             raise InvalidTarget("A topic is required to send", target)
         if target.fanout and not self.driver.capabilities.fanout:
             raise NotSupported(f"driver {self.url.scheme!r} does not support fanout")
-        try:
-            dumps((ctxt, message))
-        except (TypeError, ValueError) as exc:
-            raise SerializationError(f"Cannot send {message.get('method') or 'the message'} "
-                                     f"to {target}: {exc}") from None
+        if not self.driver.checks_json:  # else the driver's one encoding checks it
+            try:
+                dumps((ctxt, message))
+            except (TypeError, ValueError) as exc:
+                raise unserializable(target, message, exc) from None
         return target.copy()
 
     def _mandatory(self, target: Target, mandatory: bool) -> dict[str, bool]:

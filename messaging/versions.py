@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .exceptions import MessagingException
 
 __all__ = ["parse_version", "version_is_compatible"]
@@ -22,7 +24,21 @@ def version_is_compatible(implemented: str | None, requested: str | None) -> boo
 
     Same major; requested minor at most the implemented one; when the minors
     are equal, the requested revision at most the implemented one.
+
+    Answers for version strings are remembered (a server sees the same few
+    pairs on every request); an invalid version raises every time.
     """
+    if isinstance(implemented, str) and isinstance(requested, str):
+        return _compatible_cached(implemented, requested)
+    return _compatible(implemented, requested)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compatible_cached(implemented: str, requested: str) -> bool:
+    return _compatible(implemented, requested)
+
+
+def _compatible(implemented: str | None, requested: str | None) -> bool:
     if implemented is None:
         return True
     if requested is None:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from messaging.envelope import MalformedMessage, dumps, loads
+from messaging.envelope import MalformedMessage, encode_envelope, encode_wrapped, loads
 
 __all__ = ["compression_methods", "decode_body", "encode_body"]
 
@@ -42,9 +42,14 @@ def compression_methods() -> set[str]:
     return set(_CODECS) | set(_ALIASES)
 
 
-def encode_body(obj: Any, method: str | None) -> tuple[bytes, dict[str, Any] | None]:
-    """JSON bytes of ``obj`` and the headers to send with them (None: no headers)."""
-    body = dumps(obj).encode("utf-8")
+def encode_body(obj: Any, method: str | None, *, envelope: bool = False,
+                ) -> tuple[bytes, dict[str, Any] | None]:
+    """JSON bytes of ``obj`` and the headers to send with them (None: no headers).
+
+    With ``envelope``, ``obj`` is an inner dict, sent in the 2.0 envelope
+    (:func:`~messaging.envelope.encode_wrapped`: encoded once).
+    """
+    body = encode_wrapped(obj) if envelope else encode_envelope(obj)
     if not method:
         return body, None
     content_type = _ALIASES.get(method, method)

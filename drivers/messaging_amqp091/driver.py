@@ -55,8 +55,16 @@ from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from messaging.addressing import notification_route, rpc_route
-from messaging.driver import Capabilities, Driver, Listener, Reply, TestingHooks, wait_future
-from messaging.envelope import build_notification, build_request, new_id, wrap
+from messaging.driver import (
+    Capabilities,
+    Driver,
+    Listener,
+    Reply,
+    TestingHooks,
+    unserializable,
+    wait_future,
+)
+from messaging.envelope import build_notification, build_request, new_id
 from messaging.exceptions import (
     InvalidTarget,
     MessageDeliveryFailure,
@@ -106,6 +114,7 @@ class Amqp091Driver(Driver):
         notification_delivery="at-least-once", publisher_confirms=True, brokered=True,
         mandatory=True, counts_listeners=True)
     messaging_system: ClassVar[str | None] = "rabbitmq"
+    checks_json: ClassVar[bool] = True  # every verb encodes once before sending (_encode)
     #: builds the client connection and one connection per listener
     connection_factory: ClassVar[ConnectionFactory]
 
@@ -176,14 +185,17 @@ class Amqp091Driver(Driver):
         return (control_exchange(self.settings, name), routing_key,
                 notification_queue(self.settings, name, routing_key))
 
-    def _encode(self, inner: Mapping[str, Any], envelope: bool = True,
-                ) -> tuple[bytes, dict[str, Any] | None]:
-        """Body bytes (the 2.0 envelope of ``inner``, or ``inner`` bare) and headers."""
+    def _encode(self, target: Target, message: Mapping[str, Any], inner: Mapping[str, Any],
+                envelope: bool = True) -> tuple[bytes, dict[str, Any] | None]:
+        """Body bytes (the 2.0 envelope of ``inner``, or ``inner`` bare) and headers.
+
+        Encoded once; ``SerializationError`` for what JSON cannot carry, before
+        anything is sent (so the transport leaves that check to this: ``checks_json``).
+        """
         try:
-            return encode_body(wrap(inner) if envelope else inner,
-                               self.settings.kombu_compression)
+            return encode_body(inner, self.settings.kombu_compression, envelope=envelope)
         except (TypeError, ValueError) as exc:
-            raise MessageDeliveryFailure(f"Cannot serialize the message: {exc}") from None
+            raise unserializable(target, message, exc) from None
 
     def _send(self, publish: Publish) -> Future[None]:
         """Hand a cast or notification to the client connection; its future ends in bounded time."""
@@ -218,15 +230,19 @@ class Amqp091Driver(Driver):
         """
         if target.fanout:
             raise InvalidTarget("A call cannot be used with fanout", target)
+        if self._replies is None:  # the first call: refuse bad JSON before connecting
+            self._encode(target, message, {"ctxt": dict(ctxt), "message": dict(message)})
         replies = self._reply_queue()
         msg_id = new_id()
         inner = build_request(message, ctxt, msg_id=msg_id, reply_q=replies.queue_name,
                               timeout=call_monitor_timeout)
-        body, headers = self._encode(inner)
+        body, headers = self._encode(target, message, inner)
         exchange, routing_key = self._route(target)
+        deadline = time.monotonic() + max(float(timeout), 0.0)  # the call's and the request's
         future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
-                                             target=target, method=message.get("method"))
-        publish = Publish(exchange, routing_key, body, deadline=time.monotonic() + timeout,
+                                             target=target, method=message.get("method"),
+                                             deadline=deadline)
+        publish = Publish(exchange, routing_key, body, deadline=deadline,
                           expire=True, retry=retry, headers=headers, call=True,
                           **self._mandatory(mandatory, exchange, routing_key, message))
         LOG.debug("CALL msg_id %s to exchange %r routing key %r, reply queue %s", msg_id,
@@ -241,7 +257,7 @@ class Amqp091Driver(Driver):
         With ``mandatory`` a request no queue takes fails the future with
         ``MessageUndeliverable``.
         """
-        body, headers = self._encode(build_request(message, ctxt))
+        body, headers = self._encode(target, message, build_request(message, ctxt))
         exchange, routing_key = self._route(target)
         return self._send(Publish(exchange, routing_key, body, retry=retry, headers=headers,
                                   **self._mandatory(mandatory, exchange, routing_key,
@@ -261,7 +277,7 @@ class Amqp091Driver(Driver):
                       retry: int | None = None) -> Future[None]:
         """Publish to ``<topic>.<priority>``, declaring that queue first (as oslo does)."""
         inner = build_notification(message, ctxt)
-        body, headers = self._encode(inner, envelope=version == 2.0)
+        body, headers = self._encode(target, message, inner, envelope=version == 2.0)
         exchange, routing_key, queue = self._notification_route(target)
         return self._send(Publish(exchange, routing_key, body, queue=queue, retry=retry,
                                   headers=headers))

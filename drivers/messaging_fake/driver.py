@@ -36,6 +36,7 @@ from messaging.driver import (
     Listener,
     Reply,
     TestingHooks,
+    unserializable,
     wait_future,
 )
 from messaging.envelope import (
@@ -43,12 +44,13 @@ from messaging.envelope import (
     build_request,
     decode,
     encode,
+    encode_envelope,
+    encode_wrapped,
     new_id,
     parse_notification,
     parse_reply,
     parse_request,
     unwrap,
-    wrap,
 )
 from messaging.exceptions import (
     InvalidTarget,
@@ -77,6 +79,15 @@ def _done() -> Future[None]:
     future: Future[None] = Future()
     future.set_result(None)
     return future
+
+
+def _encode(target: Target, message: Mapping[str, Any], inner: Mapping[str, Any],
+            envelope: bool = True) -> bytes:
+    """The body of a message, encoded once; ``SerializationError`` if JSON cannot carry it."""
+    try:
+        return encode_wrapped(inner) if envelope else encode(inner)
+    except (TypeError, ValueError) as exc:
+        raise unserializable(target, message, exc) from None
 
 
 # -- calls: the reply queue ----------------------------------------------------------------
@@ -137,7 +148,7 @@ class FakeRequest(RequestMessage):
 
     def _send_reply(self, envelope: dict[str, str], final: bool) -> None:
         assert self.reply_q is not None
-        if not self._delivery.bus.publish_direct(self.reply_q, encode(envelope)):
+        if not self._delivery.bus.publish_direct(self.reply_q, encode_envelope(envelope)):
             LOG.info("Reply queue %s is gone; reply to message ID %s dropped", self.reply_q,
                      self.msg_id)
 
@@ -276,6 +287,7 @@ class FakeDriver(Driver):
         call_monitor=True, pools=True, rpc_delivery="at-most-once",
         notification_delivery="at-least-once", publisher_confirms=False, brokered=False,
         mandatory=True, counts_listeners=True)
+    checks_json: ClassVar[bool] = True  # every verb encodes once, before sending (_encode)
 
     def __init__(self, conf: Any, url: TransportURL, default_exchange: str = "openstack",
                  ) -> None:
@@ -329,13 +341,17 @@ class FakeDriver(Driver):
         self._check_open()
         replies = self._replies()
         msg_id = new_id()
+        body = _encode(target, message, build_request(message, ctxt, msg_id=msg_id,
+                                                      reply_q=replies.queue_name,
+                                                      timeout=call_monitor_timeout))
+        # one deadline for the call and its request: when the caller is told it timed
+        # out, the request has expired too, and no server can still take it
+        deadline = time.monotonic() + max(float(timeout), 0.0)
         future = replies.correlator.register(msg_id, timeout, call_monitor_timeout,
-                                             target=target, method=message.get("method"))
-        body = encode(wrap(build_request(message, ctxt, msg_id=msg_id,
-                                         reply_q=replies.queue_name,
-                                         timeout=call_monitor_timeout)))
+                                             target=target, method=message.get("method"),
+                                             deadline=deadline)
         exchange, key = rpc_route(target, self.default_exchange)
-        if self.bus.publish(exchange, key, body, expires_at=time.monotonic() + timeout) \
+        if self.bus.publish(exchange, key, body, expires_at=deadline) \
                 or not mandatory:
             replies.correlator.sent(msg_id)
         else:
@@ -350,7 +366,7 @@ class FakeDriver(Driver):
         With ``mandatory``, such a request raises :class:`MessageUndeliverable`.
         """
         self._check_open()
-        body = encode(wrap(build_request(message, ctxt)))
+        body = _encode(target, message, build_request(message, ctxt))
         exchange, key = rpc_route(target, self.default_exchange)
         if not self.bus.publish(exchange, key, body) and mandatory:
             raise MessageUndeliverable(exchange=exchange, routing_key=key,
@@ -372,7 +388,7 @@ class FakeDriver(Driver):
         """Publish to ``<topic>.<priority>``, declaring its queue so nothing is lost."""
         self._check_open()
         inner = build_notification(message, ctxt)
-        body = encode(wrap(inner)) if version >= 2.0 else encode(inner)
+        body = _encode(target, message, inner, envelope=version >= 2.0)
         exchange, key = notification_route(target, self.default_exchange)
         self.bus.publish_declared(f"{exchange}/{key}", [(exchange, key)], body, exchange, key)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..aio import await_future
-from .drivers import submit_each
+from .drivers import start_each
 from .notifier import _NotifierBase
 
 __all__ = ["AsyncNotifier"]
@@ -31,10 +31,15 @@ class AsyncNotifier(_NotifierBase):
     async def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> None:
         built = self._build(ctxt, event_type, payload, priority)
         if built is not None:
-            sent = submit_each(self._drivers.items(), *built, priority, self.retry)
-            # cancel=False: cancelling the caller stops the waiting, not the sending
-            await await_future(sent, None, f"notification {event_type!r} ({priority})",
-                               cancel=False)
+            # The sends' own futures (the transport's, for bus drivers), awaited as they are:
+            # each logs its own failure, which never reaches the caller.
+            for sent in start_each(self._drivers.items(), *built, priority, self.retry):
+                try:
+                    # cancel=False: cancelling the caller stops the waiting, not the sending
+                    await await_future(sent, None, f"notification {event_type!r} ({priority})",
+                                       cancel=False)
+                except Exception:  # logged by the future's own callback
+                    pass
 
     async def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
         """Send ``payload`` at AUDIT priority."""

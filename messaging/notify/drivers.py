@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -145,13 +145,17 @@ class MessagingDriver(NotifierDriver):
     def submit_notify(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
                       priority: str, retry: int | None) -> Future[None]:
         """Send to every topic through the transport's futures; failures are logged."""
+        return _when_all(_start(self._submissions(ctxt, message, priority, retry)))
+
+    def _submissions(self, ctxt: Mapping[str, Any], message: Mapping[str, Any],
+                     priority: str, retry: int | None) -> Iterator[Submission]:
+        """One ``(submit, report)`` per topic: the transport's future, and its logging."""
         transport = self.transport
         assert transport is not None
-        return _submit_all(
-            (functools.partial(transport.submit_notify, target, ctxt, message,
-                               version=self.version, retry=transport_retry(retry)),
-             functools.partial(_dropped, message, priority, target))
-            for target in self._targets(priority))
+        for target in self._targets(priority):
+            yield (functools.partial(transport.submit_notify, target, ctxt, message,
+                                     version=self.version, retry=transport_retry(retry)),
+                   functools.partial(_dropped, message, priority, target))
 
 
 def _dropped(message: Mapping[str, Any], priority: str, target: Target,
@@ -312,10 +316,35 @@ def submit_each(drivers: Iterable[tuple[str, NotifierDriver]], ctxt: Mapping[str
     The future completes (never with an error: failures are logged) once
     every driver is done; cancelling it cancels theirs.
     """
-    return _submit_all(
-        (functools.partial(driver.submit_notify, ctxt, message, priority, retry),
-         functools.partial(_driver_failed, name, message, priority))
-        for name, driver in drivers)
+    return _when_all(start_each(drivers, ctxt, message, priority, retry))
+
+
+def start_each(drivers: Iterable[tuple[str, NotifierDriver]], ctxt: Mapping[str, Any],
+               message: Mapping[str, Any], priority: str, retry: int | None,
+               ) -> list[Future[None]]:
+    """Start the sends of :func:`submit_each`; their futures, each one logging its failure.
+
+    The bus drivers' sends are the transport's own futures, one per topic
+    (not a future per driver completing on theirs): the async notifier awaits
+    these directly, with no futures layer in between.
+    """
+    return _start(submission for name, driver in drivers
+                  for submission in _driver_submissions(name, driver, ctxt, message, priority,
+                                                        retry))
+
+
+#: How to start one send, and how to report its failure.
+Submission = tuple[Callable[[], Future[None]], Callable[[BaseException], None]]
+
+
+def _driver_submissions(name: str, driver: NotifierDriver, ctxt: Mapping[str, Any],
+                        message: Mapping[str, Any], priority: str, retry: int | None,
+                        ) -> Iterator[Submission]:
+    if isinstance(driver, MessagingDriver) and \
+            type(driver).submit_notify is MessagingDriver.submit_notify:
+        return driver._submissions(ctxt, message, priority, retry)
+    return iter([(functools.partial(driver.submit_notify, ctxt, message, priority, retry),
+                  functools.partial(_driver_failed, name, message, priority))])
 
 
 def _driver_failed(name: str, message: Mapping[str, Any], priority: str,
@@ -324,13 +353,10 @@ def _driver_failed(name: str, message: Mapping[str, Any], priority: str,
               message.get("event_type"), priority, exc_info=exc)
 
 
-def _submit_all(submissions: Iterable[tuple[Callable[[], Future[None]],
-                                             Callable[[BaseException], None]]],
-                ) -> Future[None]:
-    """Start each ``(submit, report)``; a future done when all are, ``report(exc)`` on failure.
+def _start(submissions: Iterable[Submission]) -> list[Future[None]]:
+    """Start each ``(submit, report)``; their futures, ``report(exc)`` called on failure.
 
-    A submission that raises at once, or whose future fails, is reported and
-    counts as done; the combined future itself never fails.
+    A submission that raises at once is reported and has no future.
     """
     futures = []
     for submit, report in submissions:
@@ -341,7 +367,7 @@ def _submit_all(submissions: Iterable[tuple[Callable[[], Future[None]],
             continue
         future.add_done_callback(functools.partial(_report_failure, report))
         futures.append(future)
-    return _when_all(futures)
+    return futures
 
 
 def _report_failure(report: Callable[[BaseException], None], future: Future[None]) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 import datetime
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..envelope import new_uuid_str
 from ..exceptions import DriverLoadFailure
 from ..serializer import NoOpSerializer, Serializer
 from ..transport import get_notification_transport, warn_unless_notification
@@ -175,7 +175,7 @@ class _NotifierBase:
             return None
         try:
             message = {
-                "message_id": str(uuid.uuid4()),
+                "message_id": new_uuid_str(),
                 "publisher_id": self.publisher_id,
                 "event_type": event_type,
                 "priority": priority,

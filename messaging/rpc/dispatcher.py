@@ -44,6 +44,7 @@ __all__ = ["RPCDispatcher", "expected_exceptions",
 LOG = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULT_VERSION = "1.0"
+_NO_TARGET = Target()  # an endpoint without a target: the default namespace, version 1.0
 
 
 def expected_exceptions(*exceptions: type[BaseException]) -> Callable[[F], F]:
@@ -107,7 +108,7 @@ class RPCDispatcher(Dispatcher):
     def _find(self, method: str, namespace: str | None, version: str) -> Callable[..., Any]:
         compatible = False
         for endpoint in self.endpoints:
-            target = getattr(endpoint, "target", None) or Target()
+            target = getattr(endpoint, "target", None) or _NO_TARGET
             if namespace not in target.accepted_namespaces:
                 continue
             if not version_is_compatible(target.version or _DEFAULT_VERSION, version):

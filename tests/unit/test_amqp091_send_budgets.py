@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from messaging.exceptions import MessageDeliveryFailure, MessageUndeliverable
+from messaging.exceptions import MessageUndeliverable, SerializationError
 from messaging.target import Target
 
 
@@ -52,6 +52,12 @@ def test_a_mandatory_cast_no_queue_takes_fails_at_once_naming_where_it_went(fake
 
 def test_a_message_that_is_not_json_fails_before_anything_is_sent(fake_amqp):
     driver, factory = fake_amqp()
-    with pytest.raises(MessageDeliveryFailure, match="serialize"):
+    # the driver checks JSON itself (checks_json): the transport's SerializationError
+    assert driver.checks_json
+    with pytest.raises(SerializationError, match="Cannot send m"):
         driver.cast(Target(topic="t"), {}, {"method": "m", "args": {"x": object()}})
+    with pytest.raises(SerializationError, match="Cannot send m"):
+        driver.call(Target(topic="t"), {}, {"method": "m", "args": {"x": object()}}, timeout=5)
+    with pytest.raises(SerializationError, match="Cannot send the message"):
+        driver.submit_notify(Target(topic="t.info"), {}, {"payload": object(), "priority": "INFO"})
     assert all(not c.published for c in factory.made)

@@ -154,3 +154,28 @@ def test_in_memory_drivers_and_routing_work_from_async_code(tmp_path, caplog):
         assert "keep.this" in caplog.text  # the log driver, routed at error
     finally:
         transport.cleanup()
+
+
+def test_bus_sends_are_awaited_as_the_transports_own_futures() -> None:
+    """One futures layer: no per-driver or per-notification future wraps the transport's."""
+    from messaging.notify.drivers import start_each
+
+    transport, drv = _transport()
+    made: list[Future[None]] = []
+    submit = transport.submit_notify
+
+    def recording(*args: Any, **kwargs: Any) -> Future[None]:
+        future = submit(*args, **kwargs)
+        made.append(future)
+        return future
+
+    transport.submit_notify = recording  # type: ignore[method-assign]
+    notifier = AsyncNotifier(transport, "p", driver="messagingv2", topics=["a", "b"])
+    started = start_each(notifier._drivers.items(), {}, {"event_type": "e", "payload": {}},
+                         "INFO", None)
+    assert len(started) == 2
+    assert all(f is m for f, m in zip(started, made, strict=True))
+    for future in started:
+        assert future.result(5) is None
+    asyncio.run(notifier.info({}, "e2", {"x": 1}))
+    assert [t.topic for t, m, _v in drv.sent if m["event_type"] == "e2"] == ["a.info", "b.info"]

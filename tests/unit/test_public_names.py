@@ -36,7 +36,7 @@ SNAPSHOT: dict[str, list[str]] = {
     ],
     "messaging.driver": [
         "Capabilities", "Delivery", "Driver", "IncomingMessage", "Listener", "Reply",
-        "RpcIncomingMessage", "TestingHooks", "wait_future",
+        "RpcIncomingMessage", "TestingHooks", "unserializable", "wait_future",
     ],
     "messaging.rpc": [
         "AsyncRPCClient", "ClientSendError", "DefaultRPCAccessPolicy",

@@ -8,7 +8,7 @@ import uuid
 import kombu
 import pytest
 
-from messaging.exceptions import MessageDeliveryFailure
+from messaging.exceptions import MessageDeliveryFailure, SerializationError
 from messaging.target import Target
 
 pytestmark = pytest.mark.rabbit
@@ -61,9 +61,11 @@ def test_without_confirms_a_cast_only_hands_the_message_over(make_driver, serve,
     assert server.wait_count(1)[0].message["method"] == "m"
 
 
-def test_an_unserializable_message_is_a_delivery_failure(driver, topic):
-    with pytest.raises(MessageDeliveryFailure, match="serialize"):
+def test_an_unserializable_message_is_a_serialization_error(driver, topic):
+    """The driver checks JSON in its one encoding (checks_json): the transport's error."""
+    assert driver.checks_json
+    with pytest.raises(SerializationError, match="not JSON serializable"):
         driver.cast(Target(topic=topic), {}, {"method": "m", "args": {"x": object()}})
-    with pytest.raises(MessageDeliveryFailure, match="serialize"):
+    with pytest.raises(SerializationError, match="not JSON serializable"):
         driver.notify(Target(topic=f"{topic}.info"), {"c": object()},
                       {"priority": "INFO", "id": uuid.uuid4()})
