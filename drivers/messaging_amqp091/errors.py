@@ -7,7 +7,7 @@ what any exception says.
 
 from __future__ import annotations
 
-__all__ = ["describe", "is_refused"]
+__all__ = ["describe", "is_refused", "queue_unavailable"]
 
 
 def is_refused(exc: BaseException) -> bool:
@@ -31,3 +31,14 @@ def describe(exc: BaseException) -> str:
     """A short text for logs and error messages (never includes a password)."""
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
+
+
+def queue_unavailable(exc: BaseException | str) -> bool:
+    """The broker knows the queue but cannot reach the node that holds it right now.
+
+    RabbitMQ answers a declare or consume with 404 "home node ... is down or
+    inaccessible" while that node (a cluster member, or the restarted node
+    itself, before it has started its queues) is away: a pause, so the
+    subscription is retried after a reconnect rather than given up.
+    """
+    return "is down or inaccessible" in str(exc)

@@ -43,6 +43,7 @@ import pika.exceptions
 import pika.spec
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
+from messaging_amqp091.errors import queue_unavailable
 from messaging_amqp091.options import Settings
 from messaging_amqp091.tls import ssl_context
 from messaging_amqp091.topology import (
@@ -536,6 +537,11 @@ class PikaConnection(ConnectionBase):
             return
         why = errors.describe(reason)
         text = str(reason)
+        if queue_unavailable(text):
+            # Retried after a reconnect (the connection's close requeues the work in flight).
+            LOG.warning("Connection %s: %s; reconnecting to try again", self.name, why)
+            session.pconn.close()
+            return
         current, sub = self._current, self._current_sub
         self._current_sub = None
         charge = True

@@ -33,6 +33,7 @@ import amqp
 import kombu.connection
 from messaging_amqp091.connection import ConnectionBase, SessionBase
 from messaging_amqp091.delivery import Delivery
+from messaging_amqp091.errors import queue_unavailable
 from messaging_amqp091.options import Settings
 from messaging_amqp091.topology import (
     DurableMismatch,
@@ -477,6 +478,10 @@ class KombuConnection(ConnectionBase):
         sub, self._current_sub = self._current_sub, None
         if isinstance(exc, DurableMismatch):
             self._reset_channel(session, exc, current=current, charge=False)
+        elif errors.is_channel_error(exc) and queue_unavailable(exc):
+            LOG.warning("Connection %s: %s; reconnecting to try again", self.name,
+                        errors.describe(exc))
+            self._lost(session, exc, current)
         elif isinstance(exc, _ConsumerCancelled) or errors.is_channel_error(exc):
             if sub is not None and errors.blames_declaration(exc):
                 self._refuse(sub, errors.describe(exc))
