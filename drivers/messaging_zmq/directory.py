@@ -4,7 +4,10 @@ Clients resolve a matchmaker key to the listeners registered under it and
 pick one round-robin (competing servers share the work this way; ZeroMQ
 has no shared queue). Lookups that found someone are cached for
 ``zmq_lookup_cache`` seconds (a server started meanwhile gets work once the
-cache expires); an empty answer is never cached.
+cache expires); an empty answer is never cached. A call asks afresh
+(``choose(fresh=True)``): a server whose ``wait()`` returned has left the
+matchmaker, and a cached answer naming it would send the call into its
+closed listener.
 The I/O thread reports endpoints it cannot reach (:meth:`Directory.down`)
 and those it reaches again (:meth:`Directory.up`); a down endpoint is not
 chosen while it stays listed, so a server that died stops getting work at
@@ -102,14 +105,18 @@ class Directory:
         """Drop the cached answer for ``key`` (a local listener came or went)."""
         self._cache.pop(key, None)
 
-    def choose(self, key: str, group: str | None = ANY_GROUP) -> Peer | None:
+    def choose(self, key: str, group: str | None = ANY_GROUP, fresh: bool = False,
+               ) -> Peer | None:
         """A live listener of ``key`` (of pool ``group``), round-robin; None if there is none.
 
         When every cached listener is down, the matchmaker is asked again
-        before giving up.
+        before giving up. ``fresh``: ask the matchmaker at once, not the
+        cache (while the matchmaker answers; when it fails, the last answer
+        is used as always).
         """
-        for fresh in (False, True):
-            peers = self.peers(key, fresh)
+        passes = (True,) if fresh and self.last_error is None else (False, True)
+        for again in passes:
+            peers = self.peers(key, again)
             if group != ANY_GROUP:
                 peers = tuple(p for p in peers if p.group == group)
             live = [p for p in peers if not self.is_down(p.endpoint)]

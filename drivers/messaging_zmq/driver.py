@@ -370,7 +370,11 @@ class ZmqDriver(Driver):
         self._check_open()
         key = self._rpc_key(target)
         try:
-            peer = self.directory.choose(key)
+            # Not from the cache: a server whose stop()/wait() returned has left the
+            # matchmaker, but a cached answer may still name it, and this thread's socket to
+            # it may not have seen the close yet (libzmq notices on its I/O thread): the
+            # request would go into a closed listener and the call time out.
+            peer = self.directory.choose(key, fresh=True)
         except MatchmakerError:
             peer = None  # the I/O path reports the matchmaker's trouble
         if peer is None:

@@ -68,7 +68,8 @@ ZMQ_OPTIONS: tuple[Option, ...] = (
            "Seconds a fanout cast waits for newly found servers to confirm their "
            "subscription before it is sent anyway."),
     Option("zmq_lookup_cache", float, 1.0,
-           "Seconds a matchmaker lookup is reused before it is made again."),
+           "Seconds a matchmaker lookup is reused before it is made again (by casts, "
+           "fanouts and notifications; a call asks the matchmaker each time)."),
     Option("zmq_send_timeout", float, 5.0,
            "Seconds a cast or notification may take to reach a connected server (finding "
            "one in the matchmaker, connecting, waiting while its queue is full) before it "
