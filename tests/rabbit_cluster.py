@@ -21,7 +21,7 @@ from rabbitmq_local import PrivateNode
 
 from messaging.testing.helpers import wait_for
 
-__all__ = ["RETRY_INTERVAL", "RabbitCluster", "kill_when_safe", "whole"]
+__all__ = ["RETRY_INTERVAL", "RabbitCluster", "diagnose", "kill_when_safe", "whole"]
 
 QUEUES_CLI = "/usr/lib/rabbitmq/bin/rabbitmq-queues"
 
@@ -157,3 +157,59 @@ def kill_when_safe(cluster: RabbitCluster, vhost: str, queues: list[str],
     when = time.monotonic()
     node.kill()
     return when
+
+
+def _fresh_channel_publish(node: PrivateNode, vhost: str, exchange: str,
+                           routing_key: str) -> str:
+    """Publish one confirmed message on a brand-new pika channel to ``node``: ack, nack or error."""
+    import pika
+    from pika.exceptions import AMQPError, NackError, UnroutableError
+
+    try:
+        conn = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", node.port, vhost, pika.PlainCredentials("guest", "guest"),
+            socket_timeout=5, blocked_connection_timeout=10))
+    except AMQPError as exc:
+        return f"no connection ({type(exc).__name__})"
+    try:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(exchange, routing_key, b"{}")
+        return "ack"
+    except (NackError, UnroutableError) as exc:
+        return type(exc).__name__
+    except AMQPError as exc:
+        return f"error {type(exc).__name__}: {exc}"
+    finally:
+        try:
+            conn.close()
+        except AMQPError:
+            pass
+
+
+def diagnose(cluster: RabbitCluster, vhost: str, queues: list[str],
+             exchange: str = "", routing_key: str = "") -> str:
+    """What the cluster says about ``queues`` now, for a failure message.
+
+    ``rabbitmq-queues quorum_status`` of each queue, the queues' leaders,
+    states and online members, the vhost's channels with their unconfirmed
+    publishes and, given ``exchange``/``routing_key``, whether a confirmed
+    publish on a brand-new channel to each running node is acked (a stale
+    client channel and a queue refusing every publisher tell apart so).
+    """
+    node = next(n for n in cluster.nodes if n.running)
+    parts = []
+    for queue in queues:
+        out = subprocess.run([QUEUES_CLI, "-n", node.node, "quorum_status", queue, "-p", vhost,
+                              "--formatter", "json"], env=node.env, capture_output=True,
+                             text=True, timeout=60)
+        parts.append(f"quorum_status {queue}: {(out.stdout or out.stderr).strip()}")
+    parts.append(node.ctl("list_queues", "-p", vhost, "name", "type", "leader", "state",
+                          "online", "messages"))
+    parts.append(node.ctl("list_channels", "name", "vhost", "confirm", "messages_unconfirmed"))
+    if routing_key:
+        for n in cluster.nodes:
+            if n.running:
+                parts.append(f"fresh channel on {n.node}: "
+                             f"{_fresh_channel_publish(n, vhost, exchange, routing_key)}")
+    return "\n".join(parts)
