@@ -31,13 +31,13 @@ EVENTLET_DEPRECATION = ("Using the 'executor' argument is deprecated: the eventl
                         "now deprecated. Threading will be the only execution model available.")
 
 
-def is_monkey_patched() -> bool:
-    """True if eventlet monkey-patched threading in this process (never imports eventlet)."""
+def is_monkey_patched(module: str = "thread") -> bool:
+    """True if eventlet monkey-patched ``module`` in this process (never imports eventlet)."""
     patcher = sys.modules.get("eventlet.patcher")
     if patcher is None:
         return False
     try:
-        return bool(patcher.is_monkey_patched("thread"))
+        return bool(patcher.is_monkey_patched(module))
     except Exception:  # an eventlet too odd to ask: assume a normal process
         return False
 

@@ -20,22 +20,17 @@ from __future__ import annotations
 import math
 import os
 import select
-import sys
 import time
 from typing import Any
+
+from messaging.green import is_monkey_patched
 
 __all__ = ["Poller", "select_is_patched"]
 
 
 def select_is_patched() -> bool:
     """True if eventlet monkey-patched ``select`` in this process (never imports eventlet)."""
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is None:
-        return False
-    try:
-        return bool(patcher.is_monkey_patched("select"))
-    except Exception:  # an eventlet too odd to ask: assume a plain process
-        return False
+    return is_monkey_patched("select")
 
 
 def _originals() -> tuple[Any, Any]:
