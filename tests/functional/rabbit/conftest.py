@@ -193,10 +193,15 @@ class SpiServer:
                     reply(result)
 
     def wait_count(self, count: int, timeout: float = 10.0) -> list[IncomingMessage]:
+        return self.wait_until(lambda got: len(got) >= count, timeout, f"{count} messages")
+
+    def wait_until(self, done: Callable[[list[IncomingMessage]], bool], timeout: float,
+                   what: str) -> list[IncomingMessage]:
+        """Wait until ``done(received)`` holds; everything received so far."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"expected {count} messages in {timeout}s, "
-                                     f"got {len(self.received)}")
+            if not self._cond.wait_for(lambda: done(self.received), timeout):
+                raise AssertionError(f"expected {what} in {timeout}s, got "
+                                     f"{len(self.received)}: {self.received[-3:]}")
             return list(self.received)
 
     def stop(self) -> None:

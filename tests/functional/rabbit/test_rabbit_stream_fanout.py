@@ -7,7 +7,6 @@ node is never restarted).
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -22,54 +21,16 @@ STREAM = ("rabbit_stream_fanout=true&rabbit_qos_prefetch_count=10"
 QUICK = "kombu_reconnect_delay=0.2&rabbit_retry_interval=0.2"
 
 
-class Counter:
-    """A server loop that acknowledges, records ``args['i']`` of each fanout cast, in order."""
-
-    def __init__(self, listener, delay: float = 0.0) -> None:
-        self.listener = listener
-        self.delay = delay
-        self.seen: list[int] = []
-        self._cond = threading.Condition()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop:
-            for msg in self.listener.poll(timeout=0.2, max_messages=5):
-                msg.acknowledge()
-                if self.delay:
-                    time.sleep(self.delay)  # a slow handler: deliveries pile up in prefetch
-                with self._cond:
-                    self.seen.append(msg.message["args"]["i"])
-                    self._cond.notify_all()
-
-    def wait_for(self, i: int, timeout: float = 60.0) -> list[int]:
-        """Wait until message ``i`` was handled; return everything handled so far."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: i in self.seen, timeout):
-                raise AssertionError(f"message {i} not handled in {timeout}s; handled "
-                                     f"{len(self.seen)}, last {self.seen[-3:]}")
-            return list(self.seen)
-
-    def stop(self) -> None:
-        self._stop = True
-        self.listener.stop()
-        self._thread.join(5)
-        self.listener.cleanup()
+def _slow(delay: float):
+    """A handler that takes ``delay`` seconds: deliveries pile up unhandled in the prefetch."""
+    return lambda msg: time.sleep(delay)
 
 
-@pytest.fixture
-def counters():
-    made: list[Counter] = []
-
-    def start(listener, delay: float = 0.0) -> Counter:
-        made.append(Counter(listener, delay))
-        return made[-1]
-
-    yield start
-    for counter in made:
-        counter.stop()
+def _handled(server, i: int, timeout: float = 60.0) -> list[int]:
+    """Wait until fanout cast ``i`` was handled; the ``args['i']`` of all handled, in order."""
+    got = server.wait_until(lambda msgs: any(m.message["args"]["i"] == i for m in msgs),
+                            timeout, f"message {i}")
+    return [m.message["args"]["i"] for m in got]
 
 
 def _fanout(driver, topic: str, i: int) -> None:
@@ -77,13 +38,13 @@ def _fanout(driver, topic: str, i: int) -> None:
 
 
 def test_one_stream_queue_serves_every_server_with_every_fanout_cast(
-        make_driver, counters, rmq, topic):
+        make_driver, serve, rmq, topic):
     driver = make_driver(STREAM)
-    servers = [counters(driver.listen(Target(topic=topic, server=f"s{i}"))) for i in range(3)]
+    servers = [serve(driver.listen(Target(topic=topic, server=f"s{i}"))) for i in range(3)]
     for i in range(30):
         _fanout(driver, topic, i)
     for server in servers:
-        assert server.wait_for(29) == list(range(30))
+        assert _handled(server, 29) == list(range(30))
 
     queues = rmq.queues()
     fanout_queues = [name for name in queues if name.startswith(f"{topic}_fanout")]
@@ -96,16 +57,16 @@ def test_one_stream_queue_serves_every_server_with_every_fanout_cast(
     assert rmq.exchanges()[f"{topic}_fanout"]["durable"] is True
 
 
-def test_a_new_server_starts_at_the_next_cast_not_at_old_ones(make_driver, counters, topic):
+def test_a_new_server_starts_at_the_next_cast_not_at_old_ones(make_driver, serve, topic):
     driver = make_driver(STREAM)
-    first = counters(driver.listen(Target(topic=topic, server="s1")))
+    first = serve(driver.listen(Target(topic=topic, server="s1")))
     for i in range(10):
         _fanout(driver, topic, i)
-    first.wait_for(9)
-    late = counters(driver.listen(Target(topic=topic, server="s2")))
+    _handled(first, 9)
+    late = serve(driver.listen(Target(topic=topic, server="s2")))
     _fanout(driver, topic, 10)
-    assert late.wait_for(10) == [10]
-    assert first.wait_for(10) == list(range(11))
+    assert _handled(late, 10) == [10]
+    assert _handled(first, 10) == list(range(11))
 
 
 def _count(seen: list[int], total: int) -> tuple[int, int, bool]:
@@ -115,17 +76,17 @@ def _count(seen: list[int], total: int) -> tuple[int, int, bool]:
     return replayed, lost, seen == sorted(seen)
 
 
-def test_a_reconnected_server_resumes_after_what_it_handled(make_driver, counters, rmq, topic):
+def test_a_reconnected_server_resumes_after_what_it_handled(make_driver, serve, rmq, topic):
     total = 150
     driver = make_driver(f"{STREAM}&{QUICK}")
     listener = driver.listen(Target(topic=topic, server="s1"))
     # A slow handler, so that deliveries wait unhandled in the prefetch when the
     # connection goes: those must come again, the handled ones must not.
-    server = counters(listener, delay=0.01)
+    server = serve(listener, _slow(0.01))
     cursor = listener.streams[f"{topic}_fanout"]
     for i in range(75):
         _fanout(driver, topic, i)
-    server.wait_for(40)
+    _handled(server, 40)
     rmq.close_connection(listener.connection.name)
     for i in range(75, total - 25):  # partly while the server is away
         _fanout(driver, topic, i)
@@ -134,7 +95,7 @@ def test_a_reconnected_server_resumes_after_what_it_handled(make_driver, counter
     for i in range(total - 25, total):
         _fanout(driver, topic, i)
     _fanout(driver, topic, total)  # a sentinel: any replay would come before it
-    seen = [i for i in server.wait_for(total) if i < total]
+    seen = [i for i in _handled(server, total) if i < total]
 
     replayed, lost, in_order = _count(seen, total)
     print(f"stream resume after a connection kill: {len(seen)}/{total} handled, "
@@ -144,15 +105,15 @@ def test_a_reconnected_server_resumes_after_what_it_handled(make_driver, counter
     assert cursor.consumes == 2
 
 
-def test_stream_deliveries_are_acked_even_when_malformed(make_driver, counters, topic):
+def test_stream_deliveries_are_acked_even_when_malformed(make_driver, serve, topic):
     """A reject on a stream is channel error 540 on 3.10: a malformed body must be acked."""
     driver = make_driver(STREAM)
     listener = driver.listen(Target(topic=topic, server="s1"))
-    server = counters(listener)
+    server = serve(listener)
     generation = listener.connection.generation
     driver.testing.publish_raw(Target(topic=topic, fanout=True), b"not json")
     _fanout(driver, topic, 0)
-    assert server.wait_for(0) == [0]
+    assert _handled(server, 0) == [0]
     assert listener.connection.generation == generation  # the channel was never closed
     assert listener.connection.connects == 1
 
