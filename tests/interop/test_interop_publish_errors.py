@@ -12,6 +12,7 @@ import logging
 import uuid
 
 import pytest
+from logging_helpers import logger_with_only
 
 import messaging
 from messaging.notify import get_notification_listener
@@ -40,11 +41,7 @@ def _service(tmp_path, oslo_conf, monkeypatch, topic: str, url: str) -> None:
 
 def _published(handler: logging.Handler, endpoint: _Endpoint, wait, records, count: int):
     """Log ``records`` through a DEBUG logger with only ``handler``; the error payloads."""
-    logger = logging.getLogger(f"svc.{uuid.uuid4().hex[:8]}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
-    try:
+    with logger_with_only(handler) as logger:
         for level, msg in records:
             logger.log(level, msg)
         wait(lambda: len(endpoint.seen) >= count, what=f"{count} error notifications")
@@ -52,8 +49,6 @@ def _published(handler: logging.Handler, endpoint: _Endpoint, wait, records, cou
         logger.critical("end")
         wait(lambda: endpoint.seen and endpoint.seen[-1][2] == {"error": "end"},
              what="the end marker")
-    finally:
-        logger.removeHandler(handler)
     return [payload["error"] for _, _, payload in endpoint.seen[:-1]]
 
 

@@ -179,4 +179,5 @@ def test_bus_sends_are_awaited_as_the_transports_own_futures() -> None:
         assert future.result(5) is None
     asyncio.run(notifier.info({}, "e2", {"x": 1}))
     # The two topics' sends run concurrently on the transport's pool: either may finish first.
-    assert sorted(t.topic for t, m, _v in drv.sent if m["event_type"] == "e2") == ["a.info", "b.info"]
+    sent = sorted(t.topic for t, m, _v in drv.sent if m["event_type"] == "e2")
+    assert sent == ["a.info", "b.info"]

@@ -12,6 +12,7 @@ import logging
 import uuid
 
 import pytest
+from logging_helpers import logger_with_only
 
 from messaging.notify import PublishErrorsHandler
 from messaging.notify.drivers import get_test_notifications, reset_test_notifications
@@ -20,15 +21,11 @@ from messaging.notify.drivers import get_test_notifications, reset_test_notifica
 def _log(handler: logging.Handler, *records: tuple[int, object]) -> list[tuple[str, object]]:
     """Log through a DEBUG logger with only ``handler``; (priority, error) of what was sent."""
     reset_test_notifications()
-    logger = logging.getLogger(f"svc.{uuid.uuid4().hex[:8]}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
     try:
-        for level, msg in records:
-            logger.log(level, msg)
+        with logger_with_only(handler) as logger:
+            for level, msg in records:
+                logger.log(level, msg)
     finally:
-        logger.removeHandler(handler)
         handler.close()
     return [(priority, message["payload"]["error"])
             for _ctxt, message, priority, _retry in get_test_notifications()]
